@@ -1,0 +1,35 @@
+# Quickstart: `make run` (install + pipeline on the built-in dataset), `make test`.
+VENV   := .venv
+BIN    := $(abspath $(VENV))/bin
+PYTHON := $(BIN)/python
+STAMP  := $(VENV)/.installed-$(shell cksum < requirements.txt | cut -d' ' -f1)
+
+# dvc.yaml's commands call `python`: make it the venv's.
+export PATH := $(BIN):$(PATH)
+export DVC_NO_ANALYTICS := 1
+
+.PHONY: install run test bench clean-results
+
+install: $(STAMP)
+
+$(STAMP): requirements.txt
+	test -x $(PYTHON) || python3 -m venv $(VENV)
+	$(PYTHON) -m pip install --quiet --upgrade pip
+	$(PYTHON) -m pip install --quiet -r requirements.txt
+	rm -f $(VENV)/.installed-* && touch $@
+
+# DVC needs a .dvc folder; a clone has it, a bare copy of the files may not.
+.dvc/config:
+	if git rev-parse --git-dir >/dev/null 2>&1; then $(BIN)/dvc init --quiet; else $(BIN)/dvc init --quiet --no-scm; fi
+
+run: install .dvc/config
+	$(BIN)/dvc repro
+
+test: install
+	$(PYTHON) -m pytest
+
+bench: install .dvc/config
+	$(PYTHON) benchmarks/make_run_time.py
+
+clean-results:
+	rm -rf results

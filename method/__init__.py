@@ -1,0 +1,1 @@
+"""The TCAV method's core: plain functions over arrays."""

@@ -1,0 +1,31 @@
+"""The small CNN: its architecture, and the names that make its layers usable as bottlenecks."""
+
+from __future__ import annotations
+
+import keras
+
+
+def bottleneck_layer_names(conv_filters: list[int]) -> list[str]:
+    """Names of the layers that can serve as TCAV bottlenecks, input side first."""
+    names: list[str] = []
+    for i in range(1, len(conv_filters) + 1):
+        names += [f"conv{i}", f"pool{i}"]
+    return names + ["gap", "dense"]
+
+
+def build_cnn(image_size: int, num_classes: int, conv_filters: list[int], dense_units: int, dropout: float) -> keras.Model:
+    """A conv/pool stack, global average pooling, one dense layer and a linear ``logits`` layer.
+
+    The last layer has no softmax: TCAV takes gradients of cross-entropy on the logits, and
+    a softmax output would be softmaxed twice (see DESIGN.md).
+    """
+    inputs = keras.Input(shape=(image_size, image_size, 3), name="image")
+    x = inputs
+    for i, filters in enumerate(conv_filters, start=1):
+        x = keras.layers.Conv2D(filters, 3, padding="same", activation="relu", name=f"conv{i}")(x)
+        x = keras.layers.MaxPooling2D(2, name=f"pool{i}")(x)
+    x = keras.layers.GlobalAveragePooling2D(name="gap")(x)
+    x = keras.layers.Dense(dense_units, activation="relu", name="dense")(x)
+    x = keras.layers.Dropout(dropout, name="dropout")(x)
+    logits = keras.layers.Dense(num_classes, name="logits")(x)
+    return keras.Model(inputs, logits, name="tcav_cnn")

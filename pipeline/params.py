@@ -1,0 +1,184 @@
+"""Read and validate ``params.yaml``: every key typed and range-checked, errors name the key.
+
+Each stage calls :func:`load_params` and reads only its own slice; DVC tracks the same keys
+in ``dvc.yaml`` so a change reruns exactly the stages that read it.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from pathlib import Path
+from typing import Literal, Optional
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from pipeline.errors import PipelineError
+
+# Folder names double as DVC stage names (crawl_concept@<name>) and file names.
+NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
+RANDOM_PREFIX = "random500_"
+
+
+def random_set_names(count: int) -> list[str]:
+    """Names of the random counterexample sets, as tcav names them."""
+    return [f"{RANDOM_PREFIX}{i}" for i in range(count)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+def _check_names(values: list[str], what: str) -> list[str]:
+    for value in values:
+        if not re.match(NAME_PATTERN, value):
+            raise ValueError(f"{what} name {value!r} must be letters, digits, '_', '-' or '.', starting with a letter or digit")
+        if value.startswith(RANDOM_PREFIX) or value == "random":
+            raise ValueError(f"{what} name {value!r} is reserved for random counterexample sets")
+    if len(set(values)) != len(values):
+        raise ValueError(f"{what} names must be unique, got {values}")
+    return values
+
+
+class CrawlParams(_Strict):
+    source: Literal["synthetic", "local"] = "synthetic"
+    local_dir: Optional[str] = None
+    queries: dict[str, str] = {}
+    images_per_class: int = Field(150, ge=2, le=100_000)
+    images_per_concept: int = Field(40, ge=2, le=100_000)
+    synthetic_size: int = Field(64, ge=16, le=1024)
+    concepts: list[str] = []
+    num_random_sets: int = Field(10, ge=2, le=1000)
+
+    @field_validator("concepts")
+    @classmethod
+    def _concept_names(cls, values: list[str]) -> list[str]:
+        return _check_names(values, "concept")
+
+    @model_validator(mode="after")
+    def _local_needs_dir(self) -> "CrawlParams":
+        if self.source == "local" and not self.local_dir:
+            raise ValueError("source 'local' needs crawl.local_dir: the folder holding one subfolder per class/concept")
+        return self
+
+
+class SplitParams(_Strict):
+    train: float = Field(0.6, gt=0, lt=1)
+    val: float = Field(0.2, ge=0, lt=1)
+    test: float = Field(0.2, gt=0, lt=1)
+
+    @model_validator(mode="after")
+    def _sums_to_one(self) -> "SplitParams":
+        total = self.train + self.val + self.test
+        if not math.isclose(total, 1.0, abs_tol=1e-6):
+            raise ValueError(f"train + val + test must add up to 1, got {total:g}")
+        return self
+
+
+class PreprocessParams(_Strict):
+    image_size: int = Field(32, ge=8, le=1024)
+    split: SplitParams = SplitParams()
+
+
+class TrainParams(_Strict):
+    conv_filters: list[int] = Field([16, 32, 32], min_length=1, max_length=8)
+    dense_units: int = Field(32, ge=1, le=8192)
+    dropout: float = Field(0.25, ge=0, lt=1)
+    epochs: int = Field(20, ge=1, le=10_000)
+    batch_size: int = Field(32, ge=1, le=65_536)
+    learning_rate: float = Field(0.003, gt=0, le=10)
+
+    @field_validator("conv_filters")
+    @classmethod
+    def _positive_filters(cls, values: list[int]) -> list[int]:
+        if any(v < 1 for v in values):
+            raise ValueError(f"every entry must be a positive number of filters, got {values}")
+        return values
+
+
+class TcavParams(_Strict):
+    concepts: list[str] = Field(min_length=1)
+    bottlenecks: list[str] = Field(min_length=1)
+    num_random_exp: int = Field(10, ge=2, le=1000)
+    cav_model: Literal["linear", "logistic"] = "linear"
+    alphas: list[float] = Field([0.1], min_length=1)
+    target_split: Literal["train", "val", "test"] = "test"
+    max_examples: int = Field(100, ge=2, le=100_000)
+    score: Literal["tcav", "paper"] = "tcav"
+    significance: float = Field(0.05, gt=0, lt=1)
+
+    @field_validator("concepts")
+    @classmethod
+    def _concept_names(cls, values: list[str]) -> list[str]:
+        return _check_names(values, "concept")
+
+    @field_validator("alphas")
+    @classmethod
+    def _positive_alphas(cls, values: list[float]) -> list[float]:
+        if any(not v > 0 for v in values):
+            raise ValueError(f"every alpha must be > 0, got {values}")
+        return values
+
+
+class Params(_Strict):
+    seed: int = Field(ge=0, le=2**31 - 1)
+    classes: list[str] = Field(min_length=2)
+    crawl: CrawlParams = CrawlParams()
+    preprocess: PreprocessParams = PreprocessParams()
+    train: TrainParams = TrainParams()
+    tcav: TcavParams
+
+    @field_validator("classes")
+    @classmethod
+    def _class_names(cls, values: list[str]) -> list[str]:
+        return _check_names(values, "class")
+
+    @model_validator(mode="after")
+    def _enough_random_sets(self) -> "Params":
+        if self.tcav.num_random_exp > self.crawl.num_random_sets:
+            raise ValueError(
+                f"tcav.num_random_exp ({self.tcav.num_random_exp}) needs at least that many random sets, "
+                f"but crawl.num_random_sets is {self.crawl.num_random_sets}"
+            )
+        clash = sorted(set(self.classes) & set(self.tcav.concepts))
+        if clash:
+            raise ValueError(f"names used both as a class and as a concept: {clash}")
+        return self
+
+    @property
+    def random_sets(self) -> list[str]:
+        """Random set names tcav compares against (the first ``tcav.num_random_exp``)."""
+        return random_set_names(self.tcav.num_random_exp)
+
+
+def _format_error(error: ValidationError, path: Path) -> str:
+    lines = [f"{path}: invalid parameters"]
+    for item in error.errors():
+        key = ".".join(str(part) for part in item["loc"]) or "(top level)"
+        message = item["msg"].removeprefix("Value error, ")
+        if item["type"] == "extra_forbidden":
+            message = "unknown key (a typo?)"
+        elif item["type"] == "missing":
+            message = "required key is missing"
+        got = item.get("input")
+        shown = "" if item["type"] in ("missing",) or isinstance(got, dict) else f" (got {got!r})"
+        lines.append(f"  {key}: {message}{shown}")
+    return "\n".join(lines)
+
+
+def load_params(path: str | Path = "params.yaml") -> Params:
+    """Parse and validate the params file; raise :class:`PipelineError` naming each bad key."""
+    path = Path(path)
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise PipelineError(f"{path}: parameters file not found") from None
+    except yaml.YAMLError as error:
+        raise PipelineError(f"{path}: not valid YAML: {error}") from None
+    if not isinstance(raw, dict):
+        raise PipelineError(f"{path}: expected a mapping of keys to values at the top level")
+    try:
+        return Params.model_validate(raw)
+    except ValidationError as error:
+        raise PipelineError(_format_error(error, path)) from None

@@ -1,0 +1,314 @@
+"""Report stage: per-class TCAV scores with significance, as a table, JSON, metrics and charts.
+
+``python -m pipeline.report [--params params.yaml] [--runs results/tcav/runs.csv] [--out results]``
+
+Reads the tcav stage's per-CAV table, summarises it with :func:`method.stats.summarise_runs`
+(one row per class, concept, bottleneck and alpha; t-test against random-vs-random CAVs) and
+writes, each atomically (a failed run leaves the previous outputs in place):
+
+- ``<out>/scores.csv`` and ``<out>/scores.json``: the summary rows, columns
+  :data:`method.stats.SUMMARY_KEYS`. Floats are written with ``repr`` (exact, byte-stable);
+  an undefined value (NaN: a p-value of two constant equal samples, a magnitude whose
+  derivatives were all zero) is an empty CSV cell and a JSON ``null``.
+- ``<out>/tcav_metrics.json``: counts of significant tests, per bottleneck and in total, for
+  ``dvc metrics show``.
+- ``<out>/plots/tcav_<class>.png``: one chart per class. The folder is replaced as a whole,
+  so it belongs to this stage only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import json
+import logging
+import math
+import sys
+from pathlib import Path
+from typing import Any, Sequence
+
+from method.stats import KIND_CONCEPT, KIND_RANDOM, RUN_KEYS, SUMMARY_KEYS, summarise_runs
+from pipeline.errors import PipelineError, stage_main
+from pipeline.fsutil import atomic_directory, atomic_write_json, atomic_write_text
+from pipeline.params import Params, load_params
+from pipeline.plots import plot_class_scores
+
+log = logging.getLogger(__name__)
+
+#: Columns runs.csv must have (extra columns are ignored).
+RUN_COLUMNS = RUN_KEYS
+
+
+# --------------------------------------------------------------------------- reading runs.csv
+
+
+def _number(raw: str, column: str, where: str, *, low: float | None = None, high: float | None = None,
+            allow_nan: bool = False) -> float:
+    text = raw.strip()
+    if allow_nan and text.lower() in ("", "nan"):
+        return math.nan
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    bounds = ""
+    if low is not None and high is not None:
+        bounds = f" between {low:g} and {high:g}"
+    elif low is not None:
+        bounds = f" > {low:g}"
+    ok = math.isfinite(value)
+    if ok and low is not None:
+        ok = value >= low if high is not None else value > low
+    if ok and high is not None:
+        ok = value <= high
+    if not ok:
+        nan_note = " (or empty/nan)" if allow_nan else ""
+        raise PipelineError(f"{where}: column {column!r} must be a number{bounds}{nan_note}, got {raw!r}")
+    return value
+
+
+def read_runs(path: str | Path) -> list[dict[str, Any]]:
+    """Parse and check runs.csv into typed rows (str names, float numbers, int n_examples).
+
+    Raises :class:`PipelineError` naming the file (and line and column) when the file is
+    missing, lacks a column of :data:`RUN_COLUMNS`, has no rows or holds a bad value.
+    """
+    path = Path(path)
+    expected = ", ".join(RUN_COLUMNS)
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except FileNotFoundError:
+        raise PipelineError(
+            f"{path}: per-run TCAV table not found (the tcav stage writes it; run `dvc repro`). "
+            f"Expected a CSV with columns {expected}"
+        ) from None
+    except (IsADirectoryError, UnicodeDecodeError) as error:
+        raise PipelineError(f"{path}: cannot read the per-run TCAV table ({error}); expected a CSV with columns {expected}") from None
+    reader = csv.DictReader(io.StringIO(text, newline=""))
+    header = [name.strip() for name in (reader.fieldnames or [])]
+    missing = [column for column in RUN_COLUMNS if column not in header]
+    if missing:
+        raise PipelineError(
+            f"{path}: missing column(s) {', '.join(missing)}; expected a CSV with columns {expected}"
+        )
+    reader.fieldnames = header
+    rows: list[dict[str, Any]] = []
+    for raw in reader:
+        where = f"{path}, line {reader.line_num}"
+        if None in raw:
+            raise PipelineError(f"{where}: more cells than the {len(header)} columns of the header")
+        for column in ("target", "concept", "random", "bottleneck", "kind"):
+            if not (raw[column] or "").strip():
+                raise PipelineError(f"{where}: column {column!r} is empty")
+        kind = raw["kind"].strip()
+        if kind not in (KIND_CONCEPT, KIND_RANDOM):
+            raise PipelineError(f"{where}: column 'kind' must be {KIND_CONCEPT!r} or {KIND_RANDOM!r}, got {raw['kind']!r}")
+        n_examples = _number(raw["n_examples"], "n_examples", where, low=0)
+        if not n_examples.is_integer():
+            raise PipelineError(f"{where}: column 'n_examples' must be a whole number, got {raw['n_examples']!r}")
+        rows.append(
+            {
+                "target": raw["target"].strip(),
+                "concept": raw["concept"].strip(),
+                "random": raw["random"].strip(),
+                "bottleneck": raw["bottleneck"].strip(),
+                "alpha": _number(raw["alpha"], "alpha", where, low=0),
+                "kind": kind,
+                "score": _number(raw["score"], "score", where, low=0, high=1),
+                "magnitude": _number(raw["magnitude"], "magnitude", where, allow_nan=True),
+                "cav_accuracy": _number(raw["cav_accuracy"], "cav_accuracy", where, low=0, high=1),
+                "n_examples": int(n_examples),
+            }
+        )
+    if not rows:
+        raise PipelineError(f"{path}: has a header but no runs; the tcav stage should write one row per CAV")
+    return rows
+
+
+def check_coverage(runs: Sequence[dict[str, Any]], params: Params, runs_path: Path, params_path: Path) -> None:
+    """Raise :class:`PipelineError` unless runs.csv scores exactly what params.yaml asks for.
+
+    A mismatch means runs.csv is older than the parameters (the report was run by hand
+    without the tcav stage); reporting it would show charts that do not match params.yaml.
+    """
+    concept_runs = [row for row in runs if row["kind"] == KIND_CONCEPT]
+    checks = [
+        ("class", "classes", params.classes, [row["target"] for row in concept_runs]),
+        ("concept", "tcav.concepts", params.tcav.concepts, [row["concept"] for row in concept_runs]),
+        ("bottleneck", "tcav.bottlenecks", params.tcav.bottlenecks, [row["bottleneck"] for row in runs]),
+        ("alpha", "tcav.alphas", [float(a) for a in params.tcav.alphas], [row["alpha"] for row in runs]),
+    ]
+    problems = []
+    for what, key, wanted, found in checks:
+        found_set = set(found)
+        absent = [value for value in wanted if value not in found_set]
+        extra = sorted(found_set - set(wanted), key=str)
+        if absent:
+            problems.append(f"no concept runs for {what}(s) {', '.join(map(str, absent))} listed in {key}")
+        if extra:
+            problems.append(f"runs for {what}(s) {', '.join(map(str, extra))} not listed in {key}")
+    if problems:
+        raise PipelineError(
+            f"{runs_path} does not match {params_path}: " + "; ".join(problems)
+            + ". It is out of date: run the tcav stage again (`dvc repro`)."
+        )
+
+
+# --------------------------------------------------------------------------- writing
+
+
+def _cell(value: Any) -> str:
+    """Deterministic CSV text: repr for floats (NaN -> empty), True/False, str otherwise."""
+    if isinstance(value, bool):
+        return "True" if value else "False"
+    if isinstance(value, float):
+        return "" if math.isnan(value) else repr(value)
+    return str(value)
+
+
+def scores_csv(rows: Sequence[dict[str, Any]]) -> str:
+    """The summary rows as CSV text with header :data:`SUMMARY_KEYS`."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(SUMMARY_KEYS)
+    for row in rows:
+        writer.writerow([_cell(row[key]) for key in SUMMARY_KEYS])
+    return buffer.getvalue()
+
+
+def _json_value(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def scores_json(rows: Sequence[dict[str, Any]]) -> str:
+    """The summary rows as a JSON list (keys in column order, NaN -> null)."""
+    data = [{key: _json_value(row[key]) for key in SUMMARY_KEYS} for row in rows]
+    return json.dumps(data, indent=2, allow_nan=False) + "\n"
+
+
+def metrics(rows: Sequence[dict[str, Any]], bottlenecks: Sequence[str], significance: float) -> dict[str, Any]:
+    """Small summary for ``dvc metrics show``.
+
+    ``tests`` counts summary rows, i.e. (class, concept) pairs per alpha: with one alpha (the
+    default) it is the number of (class, concept) pairs. ``cav_accuracy`` is the mean held-out
+    accuracy of the concept CAVs at that bottleneck (near 0.5: the concept is not linearly
+    separable from random images there, and its score means little).
+    """
+    by_bottleneck = {}
+    for bottleneck in bottlenecks:
+        chosen = [row for row in rows if row["bottleneck"] == bottleneck]
+        accuracies = [row["cav_accuracy"] for row in chosen if math.isfinite(row["cav_accuracy"])]
+        by_bottleneck[bottleneck] = {
+            "significant": sum(row["significant"] for row in chosen),
+            "tests": len(chosen),
+            "cav_accuracy": round(sum(accuracies) / len(accuracies), 4) if accuracies else None,
+        }
+    return {
+        "significance": significance,
+        "significant": sum(row["significant"] for row in rows),
+        "tests": len(rows),
+        "bottlenecks": by_bottleneck,
+    }
+
+
+def _format_p(p_value: float, significance: float) -> str:
+    """Two significant digits, more if rounding would put p on the other side of the level."""
+    if math.isnan(p_value):
+        return "n/a"
+    for digits in range(2, 8):
+        text = f"{p_value:.{digits}g}"
+        if (float(text) < significance) == (p_value < significance):
+            return text
+    return repr(p_value)
+
+
+def format_class_table(rows_for_class: Sequence[dict[str, Any]], class_name: str, significance: float) -> str:
+    """Plain-text table of one class's scores for the log."""
+    n_random = sorted({row["n_random"] for row in rows_for_class})
+    n_examples = sorted({row["n_examples"] for row in rows_for_class})
+    header = (
+        f"class {class_name}: {'/'.join(map(str, n_examples))} images scored, "
+        f"{'/'.join(map(str, n_random))} random counterexample sets per concept"
+    )
+    table = [("concept", "bottleneck", "alpha", "score", "random", "p-value", "cav acc", "significant")]
+    for row in rows_for_class:
+        p_value = row["p_value"]
+        table.append(
+            (
+                row["concept"],
+                row["bottleneck"],
+                f"{row['alpha']:g}",
+                f"{row['score_mean']:.2f} ± {row['score_std']:.2f}",
+                f"{row['random_mean']:.2f} ± {row['random_std']:.2f}",
+                _format_p(p_value, significance),
+                f"{row['cav_accuracy']:.2f}",
+                "yes" if row["significant"] else "no",
+            )
+        )
+    widths = [max(len(line[i]) for line in table) for i in range(len(table[0]))]
+    lines = ["  " + "  ".join(cell.ljust(width) for cell, width in zip(line, widths)).rstrip() for line in table]
+    return "\n".join([header, *lines])
+
+
+# --------------------------------------------------------------------------- stage
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m pipeline.report", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--params", default="params.yaml", help="parameters file (default: %(default)s)")
+    parser.add_argument("--runs", default="results/tcav/runs.csv", help="per-CAV table of the tcav stage (default: %(default)s)")
+    parser.add_argument("--out", default="results", help="folder for scores, metrics and plots/ (default: %(default)s)")
+    return parser.parse_args(argv)
+
+
+@stage_main
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    params_path, runs_path, out = Path(args.params), Path(args.runs), Path(args.out)
+    params = load_params(params_path)
+    runs = read_runs(runs_path)
+    check_coverage(runs, params, runs_path, params_path)
+    significance = params.tcav.significance
+    try:
+        rows = summarise_runs(
+            runs,
+            significance,
+            targets=params.classes,
+            concepts=params.tcav.concepts,
+            bottlenecks=params.tcav.bottlenecks,
+        )
+    except ValueError as error:
+        raise PipelineError(f"{runs_path}: {error}") from None
+
+    rows_by_class = {name: [row for row in rows if row["target"] == name] for name in params.classes}
+    log.info("TCAV scores (mean ± std over CAVs; significant: p < %g, two-sided t-test vs random-vs-random CAVs)", significance)
+    for name, class_rows in rows_by_class.items():
+        log.info("%s", format_class_table(class_rows, name, significance))
+
+    plots = out / "plots"
+    with atomic_directory(plots) as folder:
+        for name, class_rows in rows_by_class.items():
+            plot_class_scores(class_rows, name, folder / f"tcav_{name}.png", significance=significance)
+    atomic_write_text(out / "scores.csv", scores_csv(rows))
+    atomic_write_text(out / "scores.json", scores_json(rows))
+    summary = metrics(rows, params.tcav.bottlenecks, significance)
+    atomic_write_json(out / "tcav_metrics.json", summary)
+
+    log.info(
+        "%d of %d (class, concept, bottleneck%s) tests significant at p < %g",
+        summary["significant"],
+        summary["tests"],
+        ", alpha" if len(params.tcav.alphas) > 1 else "",
+        significance,
+    )
+    log.info("scores:  %s (and %s)", out / "scores.csv", out / "scores.json")
+    log.info("charts:  %s/ (tcav_<class>.png: %s)", plots, ", ".join(params.classes))
+    log.info("metrics: %s (dvc metrics show)", out / "tcav_metrics.json")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,114 @@
+"""Stage ``train``: fit the small CNN on the preprocessed class images.
+
+Writes the Keras model, ``results/metrics.json`` (accuracy and loss per split) and a
+per-epoch history CSV that ``dvc plots`` draws.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import logging
+import sys
+from pathlib import Path
+
+from pipeline.errors import stage_main
+from pipeline.fsutil import atomic_write_bytes, atomic_write_json
+from pipeline.params import load_params
+
+log = logging.getLogger(__name__)
+
+HISTORY_COLUMNS = ("epoch", "accuracy", "loss", "val_accuracy", "val_loss")
+
+
+def make_deterministic(seed: int) -> None:
+    """Seed Python, NumPy and TensorFlow and force deterministic kernels (bit-identical reruns on CPU)."""
+    import keras
+    import tensorflow as tf
+
+    keras.utils.set_random_seed(seed)
+    tf.config.experimental.enable_op_determinism()
+
+
+def train_model(params, processed: Path):
+    """Build and fit the CNN; return ``(model, history rows, metrics dict)``."""
+    import keras
+
+    from pipeline.dataset import load_split
+    from pipeline.model import build_cnn
+
+    make_deterministic(params.seed)
+    size = params.preprocess.image_size
+    splits = {s: load_split(processed, s, params.classes, size) for s in ("train", "val", "test")}
+    x_train, y_train = splits["train"]
+    log.info("train: %d training, %d validation, %d test images, %d classes",
+             len(x_train), len(splits["val"][0]), len(splits["test"][0]), len(params.classes))
+
+    p = params.train
+    model = build_cnn(size, len(params.classes), p.conv_filters, p.dense_units, p.dropout)
+    model.compile(
+        optimizer=keras.optimizers.Adam(learning_rate=p.learning_rate),
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        metrics=["accuracy"],
+    )
+    has_val = len(splits["val"][0]) > 0
+    fit = model.fit(
+        x_train, y_train,
+        validation_data=splits["val"] if has_val else None,
+        epochs=p.epochs, batch_size=p.batch_size, shuffle=True, verbose=2,
+    )
+    history = []
+    for epoch in range(p.epochs):
+        row = {"epoch": epoch + 1}
+        for key in HISTORY_COLUMNS[1:]:
+            values = fit.history.get(key)
+            row[key] = float(values[epoch]) if values else float("nan")
+        history.append(row)
+
+    metrics = {}
+    for split, (x, y) in splits.items():
+        if len(x) == 0:
+            continue
+        loss, accuracy = model.evaluate(x, y, batch_size=256, verbose=0)
+        metrics[split] = {"accuracy": round(float(accuracy), 6), "loss": round(float(loss), 6), "n_images": int(len(x))}
+    return model, history, metrics
+
+
+def history_csv(history: list[dict]) -> str:
+    """The per-epoch history as CSV text with fixed columns and number formatting."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(HISTORY_COLUMNS)
+    for row in history:
+        writer.writerow([row["epoch"]] + [f"{row[k]:.6f}" for k in HISTORY_COLUMNS[1:]])
+    return out.getvalue()
+
+
+@stage_main
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m pipeline.train", description=__doc__)
+    parser.add_argument("--params", default="params.yaml")
+    parser.add_argument("--processed", default="datasets/processed")
+    parser.add_argument("--model", default="models/model.keras")
+    parser.add_argument("--metrics", default="results/metrics.json")
+    parser.add_argument("--history", default="results/train_history.csv")
+    args = parser.parse_args(argv)
+
+    params = load_params(args.params)
+    model, history, metrics = train_model(params, Path(args.processed))
+
+    model_path = Path(args.model)
+    model_path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = model_path.with_name(f".{model_path.stem}.tmp{model_path.suffix}")
+    model.save(tmp)
+    tmp.replace(model_path)
+    atomic_write_json(args.metrics, metrics)
+    atomic_write_bytes(args.history, history_csv(history).encode())
+    log.info("train: accuracy %s", ", ".join(f"{s} {m['accuracy']:.3f}" for s, m in metrics.items()))
+    log.info("train: model %s, metrics %s, history %s", model_path, args.metrics, args.history)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

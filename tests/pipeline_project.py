@@ -1,0 +1,71 @@
+"""Run the real DVC pipeline in a throw-away copy of this project (used by the slow tests)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+CODE = ("pipeline", "method", "wrappers", "dvc.yaml", "params.yaml")
+
+
+def make_project(dest: Path, overrides: dict | None = None) -> Path:
+    """Copy the code, dvc.yaml and params.yaml into ``dest``, apply ``overrides``, git + dvc init."""
+    dest.mkdir(parents=True, exist_ok=True)
+    for name in CODE:
+        src = ROOT / name
+        if src.is_dir():
+            shutil.copytree(src, dest / name, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            shutil.copy2(src, dest / name)
+    if overrides:
+        params = yaml.safe_load((dest / "params.yaml").read_text())
+        deep_update(params, overrides)
+        (dest / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    run(["git", "init", "-q"], dest)
+    run(["git", "config", "user.email", "test@example.invalid"], dest)
+    run(["git", "config", "user.name", "test"], dest)
+    run(["dvc", "init", "-q"], dest)
+    run(["dvc", "config", "core.analytics", "false"], dest)
+    run(["git", "add", "-A"], dest)
+    run(["git", "commit", "-qm", "project"], dest)
+    return dest
+
+
+def deep_update(base: dict, changes: dict) -> None:
+    """Merge ``changes`` into ``base`` recursively (dicts merge, other values replace)."""
+    for key, value in changes.items():
+        if isinstance(value, dict) and isinstance(base.get(key), dict):
+            deep_update(base[key], value)
+        else:
+            base[key] = value
+
+
+def set_params(project: Path, changes: dict) -> None:
+    """Edit the project's params.yaml in place."""
+    params = yaml.safe_load((project / "params.yaml").read_text())
+    deep_update(params, changes)
+    (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+
+
+def env() -> dict:
+    """The environment dvc runs stages in: this interpreter's bin first, so `python` is ours."""
+    environment = dict(os.environ)
+    environment["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{environment.get('PATH', '')}"
+    environment["DVC_NO_ANALYTICS"] = "1"
+    return environment
+
+
+def run(cmd: list[str], cwd: Path, check: bool = True) -> subprocess.CompletedProcess:
+    """Run ``cmd`` (``dvc`` resolved from this interpreter's bin) and capture its output."""
+    if cmd[0] == "dvc":
+        cmd = [str(Path(sys.executable).parent / "dvc"), *cmd[1:]]
+    result = subprocess.run(cmd, cwd=cwd, env=env(), capture_output=True, text=True)
+    if check and result.returncode != 0:
+        raise AssertionError(f"{' '.join(cmd)} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}")
+    return result

@@ -1,0 +1,137 @@
+"""`dvc repro` end to end on a tiny config in a temporary git repo.
+
+Covers: the stages and their outputs, a second repro doing nothing, byte-identical scores
+after deleting results/, swapping in a user's concept without retraining, and clear errors
+(with nothing deleted) for a missing concept folder and an unknown bottleneck.
+"""
+
+import csv
+import json
+import shutil
+
+import pytest
+
+from tests.pipeline_project import make_project, run, set_params
+
+pytestmark = pytest.mark.slow
+
+TINY = {
+    "crawl": {"images_per_class": 30, "images_per_concept": 12, "synthetic_size": 32,
+              "concepts": ["red", "striped"], "num_random_sets": 3},
+    "preprocess": {"image_size": 16},
+    "train": {"conv_filters": [4, 8], "dense_units": 8, "epochs": 2},
+    "tcav": {"concepts": ["red", "striped"], "bottlenecks": ["pool1", "conv2"], "num_random_exp": 3,
+             "max_examples": 10},
+}
+STAGES = ["crawl", "crawl_concept@red", "crawl_concept@striped", "crawl_random", "preprocess", "train", "export",
+          "tcav", "report"]
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    project = make_project(tmp_path_factory.mktemp("tiny") / "project", TINY)
+    result = run(["dvc", "repro"], project)
+    return project, result
+
+
+def read_scores(project):
+    with open(project / "results" / "scores.csv", newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+def stage_names_in_status(project):
+    out = run(["dvc", "status", "--json"], project).stdout
+    return sorted(json.loads(out or "{}"))
+
+
+def test_dag_has_every_stage(tiny):
+    project, _ = tiny
+    dag = run(["dvc", "dag", "--md"], project).stdout
+    for stage in STAGES:
+        assert stage in dag
+
+
+def test_outputs_exist_and_have_one_row_per_target_concept_bottleneck(tiny):
+    project, result = tiny
+    rows = read_scores(project)
+    assert len(rows) == 3 * 2 * 2
+    assert {"target", "concept", "bottleneck", "score_mean", "score_std", "random_mean", "random_std", "p_value",
+            "significant", "cav_accuracy", "n_random"} <= set(rows[0])
+    assert all(r["n_random"] == "3" for r in rows)
+    assert json.loads((project / "results" / "scores.json").read_text())
+    for name in ("fire", "water", "grass"):
+        assert (project / "results" / "plots" / f"tcav_{name}.png").stat().st_size > 1000
+    metrics = json.loads((project / "results" / "metrics.json").read_text())
+    assert set(metrics) == {"train", "val", "test"}
+    manifest = json.loads((project / "models" / "frozen" / "manifest.json").read_text())
+    assert manifest["check"]["max_abs_logit_diff"] < 1e-4
+    # the user is told where to look
+    assert "results/scores.csv" in result.stderr + result.stdout
+
+
+def test_metrics_and_plots_are_declared_to_dvc(tiny):
+    project, _ = tiny
+    shown = run(["dvc", "metrics", "show"], project).stdout
+    assert "results/metrics.json" in shown and "test.accuracy" in shown
+    run(["dvc", "plots", "show", "-o", "plots_html"], project)
+    assert (project / "plots_html" / "index.html").exists()
+
+
+def test_second_repro_does_nothing_and_rerun_from_scratch_is_byte_identical(tiny):
+    project, _ = tiny
+    assert stage_names_in_status(project) == []
+    again = run(["dvc", "repro"], project)
+    assert "Running stage" not in again.stdout + again.stderr
+    before = (project / "results" / "scores.csv").read_bytes()
+    runs_before = (project / "results" / "tcav" / "runs.csv").read_bytes()
+    shutil.rmtree(project / "results")
+    run(["dvc", "repro"], project)
+    assert (project / "results" / "scores.csv").read_bytes() == before
+    assert (project / "results" / "tcav" / "runs.csv").read_bytes() == runs_before
+
+
+def test_bad_bottleneck_fails_clearly_and_deletes_nothing(tiny):
+    project, _ = tiny
+    before = (project / "results" / "scores.csv").read_bytes()
+    set_params(project, {"tcav": {"bottlenecks": ["pool1", "conv9"]}})
+    try:
+        result = run(["dvc", "repro"], project, check=False)
+        assert result.returncode != 0
+        output = result.stdout + result.stderr
+        assert "conv9" in output and "available bottlenecks: conv1, pool1, conv2, pool2, gap, dense" in output
+        assert "Traceback" not in output
+        assert (project / "results" / "scores.csv").read_bytes() == before
+    finally:
+        set_params(project, {"tcav": {"bottlenecks": TINY["tcav"]["bottlenecks"]}})
+    run(["dvc", "repro"], project)
+
+
+def test_missing_concept_folder_names_it_and_lists_what_exists(tiny):
+    project, _ = tiny
+    set_params(project, {"tcav": {"concepts": ["red", "no_such_concept"]}})
+    try:
+        result = run(["dvc", "repro", "tcav"], project, check=False)
+        output = result.stdout + result.stderr
+        assert result.returncode != 0
+        assert "concepts/no_such_concept" in output and "red" in output and "striped" in output
+        assert "Traceback" not in output
+    finally:
+        set_params(project, {"tcav": {"concepts": TINY["tcav"]["concepts"]}})
+    run(["dvc", "repro"], project)
+
+
+def test_swapping_in_a_user_concept_reruns_only_tcav_and_report(tiny):
+    project, _ = tiny
+    mine = project / "concepts" / "my_concept"
+    shutil.copytree(project / "concepts" / "red", mine)
+    set_params(project, {"tcav": {"concepts": ["red", "striped", "my_concept"]}})
+    try:
+        assert stage_names_in_status(project) == ["report", "tcav"]
+        result = run(["dvc", "repro"], project)
+        ran = [s for s in STAGES if f"Running stage '{s}'" in result.stdout + result.stderr]
+        assert ran == ["tcav", "report"]
+        rows = read_scores(project)
+        assert {r["concept"] for r in rows} == {"red", "striped", "my_concept"}
+    finally:
+        shutil.rmtree(mine)
+        set_params(project, {"tcav": {"concepts": TINY["tcav"]["concepts"]}})

@@ -1,0 +1,228 @@
+"""Tests for the report stage (pipeline.report) and its charts (pipeline.plots)."""
+
+from __future__ import annotations
+
+import csv
+import itertools
+import json
+import math
+import struct
+from pathlib import Path
+
+import numpy as np
+import pytest
+from matplotlib.image import imread
+
+from pipeline.plots import render_class_scores
+from pipeline.report import main
+
+CLASSES = ["fire", "water", "grass"]
+CONCEPTS = ["red", "blue", "striped"]
+BOTTLENECKS = ["pool1", "conv3"]
+N_RANDOM = 4
+RUN_HEADER = "target,concept,random,bottleneck,alpha,kind,score,magnitude,cav_accuracy,n_examples".split(",")
+SCORE_COLUMNS = [
+    "target", "concept", "bottleneck", "alpha", "score_mean", "score_std", "random_mean", "random_std",
+    "p_value", "significant", "cav_accuracy", "cav_accuracy_std", "magnitude_mean", "n_random", "n_examples",
+]  # fmt: skip
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def write_params(folder: Path, alphas=(0.1,)) -> Path:
+    path = folder / "params.yaml"
+    path.write_text(
+        "seed: 1\n"
+        f"classes: [{', '.join(CLASSES)}]\n"
+        "crawl: {num_random_sets: 4}\n"
+        "tcav:\n"
+        f"  concepts: [{', '.join(CONCEPTS)}]\n"
+        f"  bottlenecks: [{', '.join(BOTTLENECKS)}]\n"
+        f"  num_random_exp: {N_RANDOM}\n"
+        f"  alphas: [{', '.join(map(repr, alphas))}]\n"
+        "  significance: 0.05\n",
+        encoding="utf-8",
+    )
+    return path
+
+
+def planted_level(target: str, concept: str) -> float:
+    """fire is red, water is blue; everything else looks like random."""
+    return {("fire", "red"): 0.92, ("water", "blue"): 0.88}.get((target, concept), 0.5)
+
+
+def write_runs(path: Path, alphas=(0.1,), seed=0) -> Path:
+    rng = np.random.default_rng(seed)
+    randoms = [f"random500_{i}" for i in range(N_RANDOM)]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle, lineterminator="\n")
+        writer.writerow(RUN_HEADER)
+        for target, bottleneck, alpha in itertools.product(CLASSES, BOTTLENECKS, alphas):
+            for concept, random in itertools.product(CONCEPTS, randoms):
+                score = float(np.clip(planted_level(target, concept) + rng.normal(0, 0.03), 0, 1))
+                # grass/striped has all-zero derivatives: magnitude is NaN.
+                magnitude = math.nan if (target, concept) == ("grass", "striped") else float(rng.uniform())
+                accuracy = float(rng.uniform(0.7, 1.0))
+                writer.writerow([target, concept, random, bottleneck, repr(alpha), "concept", repr(score),
+                                 repr(magnitude), repr(accuracy), 20])  # fmt: skip
+            for first, second in itertools.permutations(randoms, 2):
+                score = float(np.clip(0.5 + rng.normal(0, 0.12), 0, 1))
+                writer.writerow([target, first, second, bottleneck, repr(alpha), "random", repr(score),
+                                 repr(float(rng.uniform())), repr(float(rng.uniform(0.4, 0.6))), 20])  # fmt: skip
+    return path
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    write_params(tmp_path)
+    write_runs(tmp_path / "results" / "tcav" / "runs.csv")
+    return tmp_path
+
+
+def run_report(folder: Path) -> int:
+    return main(
+        [
+            "--params", str(folder / "params.yaml"),
+            "--runs", str(folder / "results" / "tcav" / "runs.csv"),
+            "--out", str(folder / "results"),
+        ]
+    )  # fmt: skip
+
+
+def png_size(path: Path) -> tuple[int, int]:
+    data = path.read_bytes()
+    assert data[:8] == PNG_SIGNATURE and data[12:16] == b"IHDR"
+    return struct.unpack(">II", data[16:24])
+
+
+def test_report_writes_scores_metrics_and_charts(project: Path, capsys):
+    assert run_report(project) == 0
+    results = project / "results"
+
+    with (results / "scores.csv").open(newline="", encoding="utf-8") as handle:
+        reader = csv.DictReader(handle)
+        assert reader.fieldnames == SCORE_COLUMNS
+        rows = list(reader)
+    assert [(r["target"], r["concept"], r["bottleneck"], r["alpha"]) for r in rows] == [
+        (t, c, b, "0.1") for t, c, b in itertools.product(CLASSES, CONCEPTS, BOTTLENECKS)
+    ]
+    significant = {(r["target"], r["concept"]) for r in rows if r["significant"] == "True"}
+    assert {("fire", "red"), ("water", "blue")} <= significant
+    assert all(r["n_random"] == str(N_RANDOM) and r["n_examples"] == "20" for r in rows)
+    nan_rows = [r for r in rows if (r["target"], r["concept"]) == ("grass", "striped")]
+    assert nan_rows and all(r["magnitude_mean"] == "" for r in nan_rows)
+
+    def no_constants(name):
+        raise AssertionError(f"JSON holds {name}")
+
+    data = json.loads((results / "scores.json").read_text(encoding="utf-8"), parse_constant=no_constants)
+    assert len(data) == len(rows) == len(CLASSES) * len(CONCEPTS) * len(BOTTLENECKS)
+    assert all(list(item) == SCORE_COLUMNS for item in data)
+    assert [item["p_value"] for item in data] == [float(r["p_value"]) for r in rows]
+    assert all(item["magnitude_mean"] is None for item in data if (item["target"], item["concept"]) == ("grass", "striped"))
+    assert all(isinstance(item["significant"], bool) for item in data)
+
+    metrics = json.loads((results / "tcav_metrics.json").read_text(encoding="utf-8"))
+    assert metrics["tests"] == len(rows)
+    assert metrics["significant"] == sum(item["significant"] for item in data)
+    for bottleneck in BOTTLENECKS:
+        assert metrics["bottlenecks"][bottleneck]["significant"] == sum(
+            item["significant"] for item in data if item["bottleneck"] == bottleneck
+        )
+        assert metrics["bottlenecks"][bottleneck]["tests"] == len(CLASSES) * len(CONCEPTS)
+
+    plots = sorted(p.name for p in (results / "plots").iterdir())
+    assert plots == sorted(f"tcav_{name}.png" for name in CLASSES)
+    for name in plots:
+        assert imread(results / "plots" / name).ndim == 3  # decodes as an image
+
+    log = capsys.readouterr().err
+    assert "class fire" in log and "red" in log  # the per-class table
+    assert str(results / "scores.csv") in log and str(results / "plots") in log and "tcav_metrics.json" in log
+
+
+def test_rerun_is_byte_identical_and_drops_stale_charts(project: Path):
+    stale = project / "results" / "plots" / "tcav_removed_class.png"
+    stale.parent.mkdir(parents=True)
+    stale.write_bytes(b"old")
+    assert run_report(project) == 0
+    files = ["scores.csv", "scores.json", "tcav_metrics.json", *(f"plots/tcav_{name}.png" for name in CLASSES)]
+    first = {name: (project / "results" / name).read_bytes() for name in files}
+    assert not stale.exists()
+    assert run_report(project) == 0
+    assert {name: (project / "results" / name).read_bytes() for name in files} == first
+
+
+def test_missing_runs_file_is_one_error_line_and_keeps_old_outputs(tmp_path: Path, capsys):
+    write_params(tmp_path)
+    old = tmp_path / "results" / "scores.csv"
+    old.parent.mkdir(parents=True)
+    old.write_text("previous scores\n", encoding="utf-8")
+    assert run_report(tmp_path) == 2
+    errors = [line for line in capsys.readouterr().err.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1
+    assert str(tmp_path / "results" / "tcav" / "runs.csv") in errors[0]
+    assert old.read_text(encoding="utf-8") == "previous scores\n"
+    assert not (tmp_path / "results" / "plots").exists()
+
+
+def test_missing_columns_are_named(project: Path, capsys):
+    runs = project / "results" / "tcav" / "runs.csv"
+    lines = runs.read_text(encoding="utf-8").splitlines()
+    header = lines[0].split(",")
+    drop = [header.index("cav_accuracy"), header.index("kind")]
+    runs.write_text(
+        "\n".join(",".join(c for i, c in enumerate(line.split(",")) if i not in drop) for line in lines) + "\n",
+        encoding="utf-8",
+    )
+    assert run_report(project) == 2
+    (error,) = [line for line in capsys.readouterr().err.splitlines() if line.startswith("error:")]
+    assert str(runs) in error and "kind, cav_accuracy" in error and "n_examples" in error  # missing + expected
+    assert not (project / "results" / "scores.csv").exists()
+
+
+def test_bad_value_names_line_and_column(project: Path, capsys):
+    runs = project / "results" / "tcav" / "runs.csv"
+    lines = runs.read_text(encoding="utf-8").splitlines()
+    cells = lines[3].split(",")
+    cells[RUN_HEADER.index("score")] = "1.7"
+    lines[3] = ",".join(cells)
+    runs.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    assert run_report(project) == 2
+    err = capsys.readouterr().err
+    assert f"{runs}, line 4: column 'score'" in err
+
+
+def test_runs_not_matching_params_is_an_error(project: Path, capsys):
+    write_params(project, alphas=(0.1, 1.0))  # runs.csv has no alpha 1.0
+    assert run_report(project) == 2
+    (error,) = [line for line in capsys.readouterr().err.splitlines() if line.startswith("error:")]
+    assert "tcav.alphas" in error and "1.0" in error and "dvc repro" in error
+
+
+def test_several_alphas_give_one_row_each_and_stacked_panels(tmp_path: Path):
+    write_params(tmp_path, alphas=(1.0, 0.1))
+    write_runs(tmp_path / "results" / "tcav" / "runs.csv", alphas=(1.0, 0.1))
+    assert run_report(tmp_path) == 0
+    data = json.loads((tmp_path / "results" / "scores.json").read_text(encoding="utf-8"))
+    assert len(data) == len(CLASSES) * len(CONCEPTS) * len(BOTTLENECKS) * 2
+    assert [item["alpha"] for item in data[:4]] == [0.1, 1.0, 0.1, 1.0]  # ascending within a group
+
+    one = [item for item in data if item["target"] == "fire" and item["alpha"] == 0.1]
+    two = [item for item in data if item["target"] == "fire"]
+    single, stacked = tmp_path / "one.png", tmp_path / "two.png"
+    single.write_bytes(render_class_scores(one, "fire", 0.05))
+    stacked.write_bytes(render_class_scores(two, "fire", 0.05))
+    (w1, h1), (w2, h2) = png_size(single), png_size(stacked)
+    assert w1 == w2 and h2 > 1.6 * h1
+
+
+def test_chart_is_deterministic_and_marks_non_significant(project: Path):
+    assert run_report(project) == 0
+    data = json.loads((project / "results" / "scores.json").read_text(encoding="utf-8"))
+    rows = [item for item in data if item["target"] == "fire"]
+    png = render_class_scores(rows, "fire", 0.05)
+    assert png == render_class_scores(rows, "fire", 0.05)
+    assert b"Software" not in png and b"matplotlib" not in png.lower()
+    all_significant = [dict(item, significant=True) for item in rows]
+    assert render_class_scores(all_significant, "fire", 0.05) != png
