@@ -85,6 +85,7 @@ class TrainParams(_Strict):
     conv_filters: list[int] = Field([16, 32, 32], min_length=1, max_length=8)
     dense_units: int = Field(32, ge=1, le=8192)
     dropout: float = Field(0.25, ge=0, lt=1)
+    label_smoothing: float = Field(0.1, ge=0, lt=1)
     epochs: int = Field(20, ge=1, le=10_000)
     batch_size: int = Field(32, ge=1, le=65_536)
     learning_rate: float = Field(0.003, gt=0, le=10)

@@ -49,13 +49,18 @@ def train_model(params, processed: Path):
     model = build_cnn(size, len(params.classes), p.conv_filters, p.dense_units, p.dropout)
     model.compile(
         optimizer=keras.optimizers.Adam(learning_rate=p.learning_rate),
-        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        # Label smoothing keeps the non-target classes' probabilities even instead of letting
+        # one runner-up dominate, so the cross-entropy gradient tcav differentiates points
+        # toward the class rather than merely away from its nearest rival.
+        loss=keras.losses.CategoricalCrossentropy(from_logits=True, label_smoothing=p.label_smoothing),
         metrics=["accuracy"],
     )
+    num_classes = len(params.classes)
+    one_hot = {s: (x, keras.utils.to_categorical(y, num_classes)) for s, (x, y) in splits.items()}
     has_val = len(splits["val"][0]) > 0
     fit = model.fit(
-        x_train, y_train,
-        validation_data=splits["val"] if has_val else None,
+        *one_hot["train"],
+        validation_data=one_hot["val"] if has_val else None,
         epochs=p.epochs, batch_size=p.batch_size, shuffle=True, verbose=2,
     )
     history = []
@@ -67,7 +72,7 @@ def train_model(params, processed: Path):
         history.append(row)
 
     metrics = {}
-    for split, (x, y) in splits.items():
+    for split, (x, y) in one_hot.items():
         if len(x) == 0:
             continue
         loss, accuracy = model.evaluate(x, y, batch_size=256, verbose=0)

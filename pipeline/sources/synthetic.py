@@ -145,11 +145,20 @@ def _any_colour(rng: np.random.Generator) -> np.ndarray:
     return hsv_to_rgb(rng.uniform(0, 360), rng.uniform(0, 1), rng.uniform(0.08, 1))
 
 
-def _contrasting_pair(rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    """Two colours, hues uniform over the circle, that differ enough to see a pattern."""
+def _contrasting_pair(rng: np.random.Generator, hue: float | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Two colours that differ enough to see a pattern.
+
+    With ``hue`` the first colour takes that hue and the second roughly the opposite one, so
+    a set whose ``hue`` values are spread evenly over the circle carries no colour on
+    average; without it both hues are uniform over the circle.
+    """
     while True:
-        a = hsv_to_rgb(rng.uniform(0, 360), rng.uniform(0, 1), rng.uniform(0.1, 1))
-        b = hsv_to_rgb(rng.uniform(0, 360), rng.uniform(0, 1), rng.uniform(0.1, 1))
+        if hue is None:
+            hue_a, hue_b = rng.uniform(0, 360), rng.uniform(0, 360)
+        else:
+            hue_a, hue_b = hue, hue + 180 + rng.uniform(-20, 20)
+        a = hsv_to_rgb(hue_a, rng.uniform(0, 1), rng.uniform(0.1, 1))
+        b = hsv_to_rgb(hue_b, rng.uniform(0, 1), rng.uniform(0.1, 1))
         if np.linalg.norm(a - b) >= 0.4:
             return a, b
 
@@ -577,9 +586,13 @@ def _random_primitive(rng: np.random.Generator, draw: ImageDraw.ImageDraw, size:
         draw.line([(x, y), end], fill=colour, width=max(1, int(round(size * rng.uniform(0.01, 0.08)))))
 
 
-def _draw_texture(name: str, rng: np.random.Generator, size: int, strength: str = "concept") -> np.ndarray:
-    """Stripes or dots over the whole image (sometimes over a large region) in a random colour pair."""
-    a, b = _contrasting_pair(rng)
+def _draw_texture(name: str, rng: np.random.Generator, size: int, strength: str = "concept",
+                  hue: float | None = None) -> np.ndarray:
+    """Stripes or dots over the whole image (sometimes over a large region) in a random colour pair.
+
+    ``hue``: the pair's anchor hue (see :func:`_contrasting_pair`); random if None.
+    """
+    a, b = _contrasting_pair(rng, hue)
     if name == "striped":
         wavy = size * rng.uniform(0.02, 0.06) if rng.random() < 0.3 else 0.0
         pattern = _stripes_mask(rng, size, size * rng.uniform(0.08, 0.25), rng.uniform(0.3, 0.6), wavy)
@@ -606,10 +619,15 @@ def concept_image(name: str, rng: np.random.Generator, size: int = 64) -> Image.
     return _to_image(_draw_concept(name, rng, size)[0])
 
 
-def _draw_concept(name: str, rng: np.random.Generator, size: int) -> tuple[np.ndarray, dict]:
+def _draw_concept(name: str, rng: np.random.Generator, size: int, slot: float | None = None) -> tuple[np.ndarray, dict]:
+    """``slot`` in [0, 1): the image's place in its set. A texture set spreads its colours
+    evenly over the hue circle by it, so the set as a whole differs from random images in
+    texture only, not by an accidental leaning toward some colour (which a colour-driven
+    model would pick up as a spurious concept)."""
     if name in COLOUR_CONCEPTS:
         return _draw_colour_concept(name, rng, size)
-    return _draw_texture(name, rng, size), {"kind": "concept", "name": name, "style": name}
+    hue = None if slot is None else (slot + rng.uniform(0, 1) / 8) * 360.0 % 360.0
+    return _draw_texture(name, rng, size, hue=hue), {"kind": "concept", "name": name, "style": name}
 
 
 # --------------------------------------------------------------------------- random images
@@ -686,6 +704,10 @@ def check_names(kind: str, names: Sequence[str]) -> None:
         _check_name(kind, name)
 
 
+# Successive images' slots (index * golden ratio mod 1) cover [0, 1) evenly for any count.
+_GOLDEN = (5 ** 0.5 - 1) / 2
+
+
 def image_rng(seed: int, kind: str, name: str, index: int) -> np.random.Generator:
     """The random stream of one image: a pure function of (seed, kind, name, index)."""
     return np.random.default_rng([seed, _KIND_CODES[kind], zlib.crc32(name.encode("utf-8")), index])
@@ -711,7 +733,7 @@ def generate(
         if kind == "class":
             array, meta = _draw_class(name, rng, size)
         elif kind == "concept":
-            array, meta = _draw_concept(name, rng, size)
+            array, meta = _draw_concept(name, rng, size, slot=(index * _GOLDEN) % 1.0)
         else:
             array, style = _draw_random(rng, size)
             meta = {"kind": "random", "name": name, "style": style}
