@@ -46,7 +46,7 @@ class CrawlParams(_Strict):
     local_dir: Optional[str] = None
     queries: dict[str, str] = {}
     images_per_class: int = Field(150, ge=2, le=100_000)
-    images_per_concept: int = Field(40, ge=2, le=100_000)
+    images_per_concept: int = Field(150, ge=2, le=100_000)
     synthetic_size: int = Field(64, ge=16, le=1024)
     concepts: list[str] = []
     num_random_sets: int = Field(10, ge=2, le=1000)
@@ -85,7 +85,8 @@ class TrainParams(_Strict):
     conv_filters: list[int] = Field([16, 32, 32], min_length=1, max_length=8)
     dense_units: int = Field(32, ge=1, le=8192)
     dropout: float = Field(0.25, ge=0, lt=1)
-    label_smoothing: float = Field(0.1, ge=0, lt=1)
+    label_smoothing: float = Field(0.0, ge=0, lt=1)
+    background_images: int = Field(300, ge=0, le=1_000_000)
     epochs: int = Field(20, ge=1, le=10_000)
     batch_size: int = Field(32, ge=1, le=65_536)
     learning_rate: float = Field(0.003, gt=0, le=10)
@@ -105,7 +106,7 @@ class TcavParams(_Strict):
     cav_model: Literal["linear", "logistic"] = "linear"
     alphas: list[float] = Field([0.1], min_length=1)
     target_split: Literal["train", "val", "test"] = "test"
-    max_examples: int = Field(100, ge=2, le=100_000)
+    max_examples: int = Field(150, ge=2, le=100_000)
     score: Literal["tcav", "paper"] = "tcav"
     significance: float = Field(0.05, gt=0, lt=1)
 

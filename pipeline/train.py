@@ -13,6 +13,8 @@ import logging
 import sys
 from pathlib import Path
 
+import numpy as np
+
 from pipeline.errors import stage_main
 from pipeline.fsutil import atomic_write_bytes, atomic_write_json
 from pipeline.params import load_params
@@ -29,6 +31,22 @@ def make_deterministic(seed: int) -> None:
 
     keras.utils.set_random_seed(seed)
     tf.config.experimental.enable_op_determinism()
+
+
+def background_images(count: int, size: int, seed: int) -> np.ndarray:
+    """``count`` procedurally generated images with no class in them (noise, shapes, patterns).
+
+    Trained toward the uniform distribution, they teach the classifier to say "no class"
+    when there is no class evidence, so that no class becomes the default answer for
+    whatever is unlike the others (outlier exposure, Hendrycks et al. 2019).
+    """
+    from PIL import Image
+
+    from pipeline.sources.synthetic import generate
+
+    images = [np.asarray(image.convert("RGB").resize((size, size), Image.BILINEAR), np.float32) / 255.0
+              for _, image in generate("random", "background", count, size=max(size, 32), seed=seed)]
+    return np.stack(images)
 
 
 def train_model(params, processed: Path):
@@ -49,17 +67,19 @@ def train_model(params, processed: Path):
     model = build_cnn(size, len(params.classes), p.conv_filters, p.dense_units, p.dropout)
     model.compile(
         optimizer=keras.optimizers.Adam(learning_rate=p.learning_rate),
-        # Label smoothing keeps the non-target classes' probabilities even instead of letting
-        # one runner-up dominate, so the cross-entropy gradient tcav differentiates points
-        # toward the class rather than merely away from its nearest rival.
         loss=keras.losses.CategoricalCrossentropy(from_logits=True, label_smoothing=p.label_smoothing),
         metrics=["accuracy"],
     )
     num_classes = len(params.classes)
     one_hot = {s: (x, keras.utils.to_categorical(y, num_classes)) for s, (x, y) in splits.items()}
+    train_x, train_y = one_hot["train"]
+    if p.background_images:
+        background = background_images(p.background_images, size, params.seed)
+        train_x = np.concatenate([train_x, background])
+        train_y = np.concatenate([train_y, np.full((len(background), num_classes), 1.0 / num_classes, np.float32)])
     has_val = len(splits["val"][0]) > 0
     fit = model.fit(
-        *one_hot["train"],
+        train_x, train_y,
         validation_data=one_hot["val"] if has_val else None,
         epochs=p.epochs, batch_size=p.batch_size, shuffle=True, verbose=2,
     )

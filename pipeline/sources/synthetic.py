@@ -145,20 +145,13 @@ def _any_colour(rng: np.random.Generator) -> np.ndarray:
     return hsv_to_rgb(rng.uniform(0, 360), rng.uniform(0, 1), rng.uniform(0.08, 1))
 
 
-def _contrasting_pair(rng: np.random.Generator, hue: float | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Two colours that differ enough to see a pattern.
-
-    With ``hue`` the first colour takes that hue and the second roughly the opposite one, so
-    a set whose ``hue`` values are spread evenly over the circle carries no colour on
-    average; without it both hues are uniform over the circle.
-    """
+def _contrasting_pair(rng: np.random.Generator, grey: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """Two colours that differ enough to see a pattern: hues uniform over the circle, or two
+    grey levels when ``grey``."""
     while True:
-        if hue is None:
-            hue_a, hue_b = rng.uniform(0, 360), rng.uniform(0, 360)
-        else:
-            hue_a, hue_b = hue, hue + 180 + rng.uniform(-20, 20)
-        a = hsv_to_rgb(hue_a, rng.uniform(0, 1), rng.uniform(0.1, 1))
-        b = hsv_to_rgb(hue_b, rng.uniform(0, 1), rng.uniform(0.1, 1))
+        saturation = (0.0, 0.0) if grey else (rng.uniform(0, 1), rng.uniform(0, 1))
+        a = hsv_to_rgb(rng.uniform(0, 360), saturation[0], rng.uniform(0.1, 1))
+        b = hsv_to_rgb(rng.uniform(0, 360), saturation[1], rng.uniform(0.1, 1))
         if np.linalg.norm(a - b) >= 0.4:
             return a, b
 
@@ -397,7 +390,9 @@ def _blobs(rng: np.random.Generator, size: int) -> np.ndarray:
 # --------------------------------------------------------------------------- class images
 
 
-def _draw_class(name: str, rng: np.random.Generator, size: int) -> tuple[np.ndarray, dict]:
+def _draw_class(name: str, rng: np.random.Generator, size: int, any_hue: bool = False) -> tuple[np.ndarray, dict]:
+    """A creature of class ``name``; with ``any_hue`` its body takes a uniformly random hue
+    instead (a class-like scene for random sets)."""
     colour = CLASS_COLOURS[name]
     img, background = _muted_background(rng, size)
 
@@ -406,6 +401,8 @@ def _draw_class(name: str, rng: np.random.Generator, size: int) -> tuple[np.ndar
     area = float(rng.uniform(0.15, 0.40))
     body, _ = _place_shape(rng, size, _unit_outline(rng, shape), area, margin=1.0)
     h, s, v = _sample_hsv(rng, colour)
+    if any_hue:
+        h, s = float(rng.uniform(0, 360)), float(rng.uniform(0.0, 1.0))
     yy, xx = _grid(size)
     angle = rng.uniform(0, 2 * np.pi)
     proj = xx * np.cos(angle) + yy * np.sin(angle)
@@ -419,7 +416,7 @@ def _draw_class(name: str, rng: np.random.Generator, size: int) -> tuple[np.ndar
     # Texture: independent of the class.
     texture = TEXTURES[int(rng.integers(0, 3))]
     if texture != "plain":
-        tone = str(rng.choice(["darker", "lighter", "black", "white"]))
+        tone = str(rng.choice(["darker", "lighter"]))
         if tone == "darker":
             tex_rgb = hsv_to_rgb(h, s, v * rng.uniform(0.4, 0.6))
         elif tone == "lighter":
@@ -586,28 +583,37 @@ def _random_primitive(rng: np.random.Generator, draw: ImageDraw.ImageDraw, size:
         draw.line([(x, y), end], fill=colour, width=max(1, int(round(size * rng.uniform(0.01, 0.08)))))
 
 
-def _draw_texture(name: str, rng: np.random.Generator, size: int, strength: str = "concept",
-                  hue: float | None = None) -> np.ndarray:
-    """Stripes or dots over the whole image (sometimes over a large region) in a random colour pair.
-
-    ``hue``: the pair's anchor hue (see :func:`_contrasting_pair`); random if None.
-    """
-    a, b = _contrasting_pair(rng, hue)
+def _pattern_mask(name: str, rng: np.random.Generator, size: int) -> np.ndarray:
+    """A boolean stripes (``striped``) or dots (``dotted``) mask over the whole image."""
     if name == "striped":
         wavy = size * rng.uniform(0.02, 0.06) if rng.random() < 0.3 else 0.0
-        pattern = _stripes_mask(rng, size, size * rng.uniform(0.08, 0.25), rng.uniform(0.3, 0.6), wavy)
-    elif rng.random() < 0.6:
+        return _stripes_mask(rng, size, size * rng.uniform(0.08, 0.25), rng.uniform(0.3, 0.6), wavy)
+    if rng.random() < 0.6:
         spacing = size * rng.uniform(0.1, 0.25)
-        pattern = _dots_grid_mask(rng, size, spacing, spacing * rng.uniform(0.18, 0.38))
+        return _dots_grid_mask(rng, size, spacing, spacing * rng.uniform(0.18, 0.38))
+    rmin = size * rng.uniform(0.02, 0.05)
+    rmax = rmin * rng.uniform(1.0, 2.2)
+    count = int(size * size * rng.uniform(0.15, 0.35) / (np.pi * ((rmin + rmax) / 2) ** 2))
+    return _dots_scatter_mask(rng, size, count, rmin, rmax)
+
+
+def _draw_texture(name: str, rng: np.random.Generator, size: int, strength: str = "concept") -> np.ndarray:
+    """Stripes or dots over the whole image.
+
+    Random images get the pattern in a random colour pair. Concept images get it as a
+    change of brightness only, over a random image: the set then differs from the random
+    sets in the pattern alone, not in colour, which is what the class images' textures are
+    too (a darker or lighter shade of the body), so a colour-driven network has no colour
+    reason to link the texture to a class.
+    """
+    pattern = _pattern_mask(name, rng, size)
+    if strength == "concept":
+        base = _draw_random(rng, size)[0]
+        factor = rng.uniform(0.35, 0.6) if rng.random() < 0.5 else rng.uniform(1.5, 2.2)
+        img = np.where(pattern[..., None], np.clip(base * factor + (0.15 if factor > 1 else 0), 0, 1), base)
     else:
-        rmin = size * rng.uniform(0.02, 0.05)
-        rmax = rmin * rng.uniform(1.0, 2.2)
-        count = int(size * size * rng.uniform(0.15, 0.35) / (np.pi * ((rmin + rmax) / 2) ** 2))
-        pattern = _dots_scatter_mask(rng, size, count, rmin, rmax)
-    img = np.where(pattern[..., None], b, a)
-    if strength == "concept" and rng.random() < 0.25:  # the texture fills a large region only
-        region, _ = _place_shape(rng, size, _unit_outline(rng, "blob"), rng.uniform(0.5, 0.8), margin=-size * 0.1)
-        img = np.where(region[..., None], img, _random_background(rng, size))
+        a, b = _contrasting_pair(rng)
+        img = np.where(pattern[..., None], b, a)
     if rng.random() < 0.4:
         img = img + rng.normal(0, rng.uniform(0.01, 0.04), (size, size, 1))
     return np.clip(img, 0, 1)
@@ -619,21 +625,16 @@ def concept_image(name: str, rng: np.random.Generator, size: int = 64) -> Image.
     return _to_image(_draw_concept(name, rng, size)[0])
 
 
-def _draw_concept(name: str, rng: np.random.Generator, size: int, slot: float | None = None) -> tuple[np.ndarray, dict]:
-    """``slot`` in [0, 1): the image's place in its set. A texture set spreads its colours
-    evenly over the hue circle by it, so the set as a whole differs from random images in
-    texture only, not by an accidental leaning toward some colour (which a colour-driven
-    model would pick up as a spurious concept)."""
+def _draw_concept(name: str, rng: np.random.Generator, size: int) -> tuple[np.ndarray, dict]:
     if name in COLOUR_CONCEPTS:
         return _draw_colour_concept(name, rng, size)
-    hue = None if slot is None else (slot + rng.uniform(0, 1) / 8) * 360.0 % 360.0
-    return _draw_texture(name, rng, size, hue=hue), {"kind": "concept", "name": name, "style": name}
+    return _draw_texture(name, rng, size), {"kind": "concept", "name": name, "style": name}
 
 
 # --------------------------------------------------------------------------- random images
 
-_RANDOM_STYLES = ("noise", "shapes", "gradient", "blobs", "pattern", "mixture")
-_RANDOM_WEIGHTS = (0.12, 0.25, 0.12, 0.25, 0.08, 0.18)
+_RANDOM_STYLES = ("noise", "shapes", "gradient", "blobs", "pattern", "mixture", "scene")
+_RANDOM_WEIGHTS = (0.08, 0.17, 0.08, 0.17, 0.06, 0.12, 0.32)
 
 
 def _draw_random(rng: np.random.Generator, size: int, depth: int = 0) -> tuple[np.ndarray, str]:
@@ -659,6 +660,11 @@ def _draw_random(rng: np.random.Generator, size: int, depth: int = 0) -> tuple[n
         img = np.clip(_gradient(rng, size) + rng.normal(0, rng.uniform(0, 0.03), (size, size, 1)), 0, 1)
     elif style == "blobs":
         img = _blobs(rng, size)
+    elif style == "scene":
+        # Creature-like scenes of any hue: random sets then share the class images' layout
+        # (a flat body with edges on a muted background), so a CAV against them measures
+        # its concept rather than "looks like a training image".
+        img = _draw_class(str(rng.choice(CLASSES)), rng, size, any_hue=True)[0]
     elif style == "pattern":
         img = _draw_texture(str(rng.choice(TEXTURE_CONCEPTS)), rng, size, strength="random")
     else:
@@ -704,10 +710,6 @@ def check_names(kind: str, names: Sequence[str]) -> None:
         _check_name(kind, name)
 
 
-# Successive images' slots (index * golden ratio mod 1) cover [0, 1) evenly for any count.
-_GOLDEN = (5 ** 0.5 - 1) / 2
-
-
 def image_rng(seed: int, kind: str, name: str, index: int) -> np.random.Generator:
     """The random stream of one image: a pure function of (seed, kind, name, index)."""
     return np.random.default_rng([seed, _KIND_CODES[kind], zlib.crc32(name.encode("utf-8")), index])
@@ -733,7 +735,7 @@ def generate(
         if kind == "class":
             array, meta = _draw_class(name, rng, size)
         elif kind == "concept":
-            array, meta = _draw_concept(name, rng, size, slot=(index * _GOLDEN) % 1.0)
+            array, meta = _draw_concept(name, rng, size)
         else:
             array, style = _draw_random(rng, size)
             meta = {"kind": "random", "name": name, "style": style}
