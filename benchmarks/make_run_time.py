@@ -1,4 +1,4 @@
-"""Benchmark: wall time of the default pipeline (`dvc repro` from nothing), per stage.
+"""Benchmark: wall time of the default pipeline (`dvc repro` from nothing).
 
 Runs in a throw-away copy of the project, so the working tree's outputs are untouched.
 Dependencies must already be installed (this measures the pipeline, not pip).

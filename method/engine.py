@@ -19,11 +19,12 @@ from tqdm import tqdm
 
 from method.cav import LearnedCav, learn_cav
 from method.scores import directional_derivatives, tcav_magnitude, tcav_score
+from method.stats import KIND_CONCEPT, KIND_RANDOM, RUN_KEYS
 
 log = logging.getLogger(__name__)
 
-RUN_COLUMNS = ("target", "concept", "random", "bottleneck", "alpha", "kind", "score", "magnitude",
-               "cav_accuracy", "n_examples")
+# One row per (class, CAV); the report stage reads the same columns.
+RUN_COLUMNS = RUN_KEYS
 
 
 class BatchedModel(Protocol):
@@ -96,7 +97,7 @@ def score_runs(model: BatchedModel, class_acts: dict[str, dict[str, np.ndarray]]
             rows.append({
                 "target": class_name, "concept": cav.concept, "random": cav.random,
                 "bottleneck": bottleneck, "alpha": cav.alpha,
-                "kind": "concept" if (cav.concept, cav.random) in concept_pairs else "random",
+                "kind": KIND_CONCEPT if (cav.concept, cav.random) in concept_pairs else KIND_RANDOM,
                 "score": tcav_score(derivatives, definition),
                 "magnitude": tcav_magnitude(derivatives, definition),
                 "cav_accuracy": cav.accuracy, "n_examples": int(len(derivatives)),

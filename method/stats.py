@@ -41,6 +41,7 @@ SUMMARY_KEYS: tuple[str, ...] = (
     "random_std",
     "p_value",
     "significant",
+    "cav_learnable",
     "cav_accuracy",
     "cav_accuracy_std",
     "magnitude_mean",
@@ -176,17 +177,27 @@ def summarise_group(
     return summary
 
 
-def decide_significance(summaries: Sequence[dict[str, Any]], significance: float) -> None:
-    """Set ``significant = p_value < significance`` in place (False when the p-value is NaN).
+def decide_significance(summaries: Sequence[dict[str, Any]], significance: float,
+                        min_cav_accuracy: float = 0.0) -> None:
+    """Set ``cav_learnable`` and ``significant`` in place.
+
+    ``cav_learnable``: the group's mean held-out CAV accuracy is at least
+    ``min_cav_accuracy``. A CAV barely better than a coin flip does not point at the concept,
+    so its score says nothing about it, however consistent: such a group is never
+    significant. ``significant = cav_learnable and p_value < significance`` (False when the
+    p-value is NaN).
 
     One pass over all groups: a multiple-comparison correction (adjusting the p-values of a
     family of tests before the decision) goes here.
     """
     if not 0 < significance < 1:
         raise ValueError(f"significance must be between 0 and 1, got {significance!r}")
+    if not 0 <= min_cav_accuracy <= 1:
+        raise ValueError(f"min_cav_accuracy must be between 0 and 1, got {min_cav_accuracy!r}")
     for summary in summaries:
         p_value = summary["p_value"]
-        summary["significant"] = bool(not math.isnan(p_value) and p_value < significance)
+        summary["cav_learnable"] = bool(summary["cav_accuracy"] >= min_cav_accuracy)
+        summary["significant"] = bool(summary["cav_learnable"] and not math.isnan(p_value) and p_value < significance)
 
 
 def _rank(order: Sequence[str] | None, values: Iterable[str]) -> dict[str, int]:
@@ -204,8 +215,12 @@ def summarise_runs(
     targets: Sequence[str] | None = None,
     concepts: Sequence[str] | None = None,
     bottlenecks: Sequence[str] | None = None,
+    min_cav_accuracy: float = 0.0,
 ) -> list[dict[str, Any]]:
     """One summary dict (keys :data:`SUMMARY_KEYS`) per (target, concept, bottleneck, alpha).
+
+    ``min_cav_accuracy``: groups whose CAVs are less accurate on average are marked not
+    learnable and never significant (see :func:`decide_significance`).
 
     Groups are the ``kind == "concept"`` rows; each is tested against the ``kind == "random"``
     rows of the same target, bottleneck and alpha. Order: targets as in ``targets``, then
@@ -234,5 +249,5 @@ def summarise_runs(
                 f"bottleneck={bottleneck!r}, alpha={alpha!r}: nothing to test the concept scores against"
             )
         summaries.append(summarise_group(key, groups[key], random_rows))
-    decide_significance(summaries, significance)
-    return summaries
+    decide_significance(summaries, significance, min_cav_accuracy)
+    return [{key: summary[key] for key in SUMMARY_KEYS} for summary in summaries]

@@ -9,12 +9,20 @@ def bottleneck_layer_names(conv_filters: list[int]) -> list[str]:
     """Names of the layers that can serve as TCAV bottlenecks, input side first."""
     names: list[str] = []
     for i in range(1, len(conv_filters) + 1):
-        names += [f"conv{i}", f"pool{i}"]
+        names.append(f"conv{i}")
+        if i < len(conv_filters):
+            names.append(f"pool{i}")
     return names + ["gap", "dense"]
 
 
 def build_cnn(image_size: int, num_classes: int, conv_filters: list[int], dense_units: int, dropout: float) -> keras.Model:
-    """A conv/pool stack, global average pooling, one dense layer and a linear ``logits`` layer.
+    """Conv blocks (conv + 2x2 max-pool, the last without pool), global average pooling, one
+    dense layer and a linear ``logits`` layer.
+
+    The last conv layer feeds global average pooling directly, so the gradient at it is
+    spread evenly over space and a CAV there is judged by its spatial average. Behind a
+    max-pool the gradient reaches one position in four and TCAV scores at that layer
+    depend on the noise in single positions of the CAV.
 
     The last layer has no softmax: TCAV takes gradients of cross-entropy on the logits, and
     a softmax output would be softmaxed twice (see DESIGN.md).
@@ -23,7 +31,8 @@ def build_cnn(image_size: int, num_classes: int, conv_filters: list[int], dense_
     x = inputs
     for i, filters in enumerate(conv_filters, start=1):
         x = keras.layers.Conv2D(filters, 3, padding="same", activation="relu", name=f"conv{i}")(x)
-        x = keras.layers.MaxPooling2D(2, name=f"pool{i}")(x)
+        if i < len(conv_filters):
+            x = keras.layers.MaxPooling2D(2, name=f"pool{i}")(x)
     x = keras.layers.GlobalAveragePooling2D(name="gap")(x)
     x = keras.layers.Dense(dense_units, activation="relu", name="dense")(x)
     x = keras.layers.Dropout(dropout, name="dropout")(x)

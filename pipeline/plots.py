@@ -80,6 +80,8 @@ def render_class_scores(
     alphas = sorted(_unique(float(row["alpha"]) for row in rows_for_class))
     by_key = {(str(row["concept"]), str(row["bottleneck"]), float(row["alpha"])): row for row in rows_for_class}
     any_not_significant = any(not bool(row["significant"]) for row in rows_for_class)
+    not_learnable = sorted({f"{row['concept']} @ {row['bottleneck']}" for row in rows_for_class
+                            if not row.get("cav_learnable", True)})
     faceted = len(alphas) > 1
 
     # ---- layout
@@ -95,9 +97,11 @@ def render_class_scores(
     between = ticks + FACET_TITLE + 0.15
     footnote = [
         f"* not significant (p ≥ α{f' = {significance:g}' if significance is not None else ''}; "
-        "two-sided t-test against random-vs-random CAVs).",
+        "two-sided t-test against random-vs-random CAVs; or CAV not learnable).",
         "Bars: mean ± std over random counterexample sets; dotted line: 0.5.",
     ]
+    if not_learnable:
+        footnote.append("CAV not learnable (accuracy below threshold): " + ", ".join(not_learnable))
     if sum(len(line) + 3 for line in footnote) * FOOTNOTE_CHAR <= axes_width + RIGHT:
         footnote = ["   ".join(footnote)]
     bottom = ticks + X_LABEL + FOOTNOTE + 0.14 * (len(footnote) - 1)

@@ -36,8 +36,6 @@ from pipeline.plots import plot_class_scores
 
 log = logging.getLogger(__name__)
 
-#: Columns runs.csv must have (extra columns are ignored).
-RUN_COLUMNS = RUN_KEYS
 
 
 # --------------------------------------------------------------------------- reading runs.csv
@@ -72,10 +70,10 @@ def read_runs(path: str | Path) -> list[dict[str, Any]]:
     """Parse and check runs.csv into typed rows (str names, float numbers, int n_examples).
 
     Raises :class:`PipelineError` naming the file (and line and column) when the file is
-    missing, lacks a column of :data:`RUN_COLUMNS`, has no rows or holds a bad value.
+    missing, lacks a column of :data:`RUN_KEYS`, has no rows or holds a bad value.
     """
     path = Path(path)
-    expected = ", ".join(RUN_COLUMNS)
+    expected = ", ".join(RUN_KEYS)
     try:
         text = path.read_text(encoding="utf-8-sig")
     except FileNotFoundError:
@@ -87,7 +85,7 @@ def read_runs(path: str | Path) -> list[dict[str, Any]]:
         raise PipelineError(f"{path}: cannot read the per-run TCAV table ({error}); expected a CSV with columns {expected}") from None
     reader = csv.DictReader(io.StringIO(text, newline=""))
     header = [name.strip() for name in (reader.fieldnames or [])]
-    missing = [column for column in RUN_COLUMNS if column not in header]
+    missing = [column for column in RUN_KEYS if column not in header]
     if missing:
         raise PipelineError(
             f"{path}: missing column(s) {', '.join(missing)}; expected a CSV with columns {expected}"
@@ -245,7 +243,7 @@ def format_class_table(rows_for_class: Sequence[dict[str, Any]], class_name: str
                 f"{row['random_mean']:.2f} ± {row['random_std']:.2f}",
                 _format_p(p_value, significance),
                 f"{row['cav_accuracy']:.2f}",
-                "yes" if row["significant"] else "no",
+                "yes" if row["significant"] else ("no" if row["cav_learnable"] else "no: CAV not learnable"),
             )
         )
     widths = [max(len(line[i]) for line in table) for i in range(len(table[0]))]
@@ -279,6 +277,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             targets=params.classes,
             concepts=params.tcav.concepts,
             bottlenecks=params.tcav.bottlenecks,
+            min_cav_accuracy=params.tcav.min_cav_accuracy,
         )
     except ValueError as error:
         raise PipelineError(f"{runs_path}: {error}") from None

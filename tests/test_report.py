@@ -23,7 +23,7 @@ N_RANDOM = 4
 RUN_HEADER = "target,concept,random,bottleneck,alpha,kind,score,magnitude,cav_accuracy,n_examples".split(",")
 SCORE_COLUMNS = [
     "target", "concept", "bottleneck", "alpha", "score_mean", "score_std", "random_mean", "random_std",
-    "p_value", "significant", "cav_accuracy", "cav_accuracy_std", "magnitude_mean", "n_random", "n_examples",
+    "p_value", "significant", "cav_learnable", "cav_accuracy", "cav_accuracy_std", "magnitude_mean", "n_random", "n_examples",
 ]  # fmt: skip
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 

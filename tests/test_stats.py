@@ -14,7 +14,7 @@ from method.stats import SUMMARY_KEYS, decide_significance, mean_std, summarise_
 
 EXPECTED_KEYS = [
     "target", "concept", "bottleneck", "alpha", "score_mean", "score_std", "random_mean", "random_std",
-    "p_value", "significant", "cav_accuracy", "cav_accuracy_std", "magnitude_mean", "n_random", "n_examples",
+    "p_value", "significant", "cav_learnable", "cav_accuracy", "cav_accuracy_std", "magnitude_mean", "n_random", "n_examples",
 ]  # fmt: skip
 
 CONCEPT_SCORES = [0.81, 0.86, 0.92, 0.78, 0.88, 0.95]
@@ -126,11 +126,20 @@ def test_nan_p_value_is_not_significant():
 
 
 def test_significance_is_strictly_below_the_level():
-    summaries = [{"p_value": 0.05}, {"p_value": 0.0499999}, {"p_value": math.nan}]
+    summaries = [{"p_value": p, "cav_accuracy": 0.9} for p in (0.05, 0.0499999, math.nan)]
     decide_significance(summaries, 0.05)
     assert [s["significant"] for s in summaries] == [False, True, False]
     with pytest.raises(ValueError, match="significance"):
         decide_significance(summaries, 1.5)
+
+
+def test_unlearnable_cavs_are_never_significant():
+    summaries = [{"p_value": 1e-6, "cav_accuracy": acc} for acc in (0.69, 0.7, 0.95)]
+    decide_significance(summaries, 0.05, min_cav_accuracy=0.7)
+    assert [s["cav_learnable"] for s in summaries] == [False, True, True]
+    assert [s["significant"] for s in summaries] == [False, True, True]
+    with pytest.raises(ValueError, match="min_cav_accuracy"):
+        decide_significance(summaries, 0.05, min_cav_accuracy=1.5)
 
 
 def test_grouping_keeps_alphas_and_bottlenecks_apart():

@@ -33,7 +33,7 @@ def wrapper(frozen):
 def test_export_writes_named_endpoints_and_matching_logits(frozen, wrapper):
     model, out, manifest, images = frozen
     assert {p.name for p in out.iterdir()} == {"model.pb", "labels.txt", "manifest.json"}
-    assert manifest["bottlenecks"] == ["conv1", "pool1", "conv2", "pool2", "gap", "dense"]
+    assert manifest["bottlenecks"] == ["conv1", "pool1", "conv2", "gap", "dense"]
     assert manifest["check"]["max_abs_logit_diff"] < 1e-4
     np.testing.assert_allclose(wrapper.logits(images), model.predict(images, verbose=0), atol=1e-4)
     probs = wrapper.get_predictions(images)
@@ -50,7 +50,7 @@ def test_feeding_a_bottleneck_reaches_the_logits(wrapper, frozen):
     assert not np.allclose(grads, zero_grads)
 
 
-@pytest.mark.parametrize("bottleneck", ["conv1", "pool2", "dense"])
+@pytest.mark.parametrize("bottleneck", ["conv1", "pool1", "conv2", "dense"])
 def test_batched_gradients_equal_tcav_per_example_gradients(wrapper, frozen, bottleneck):
     images = frozen[3]
     acts = wrapper.activations(images, bottleneck)
@@ -76,7 +76,7 @@ def test_logit_gradient_is_gradient_of_the_class_logit(wrapper, frozen):
 def test_unknown_bottleneck_lists_available(frozen):
     from wrappers import FrozenGraphWrapper, ModelLoadError
 
-    with pytest.raises(ModelLoadError, match="available bottlenecks: conv1, pool1, conv2, pool2, gap, dense"):
+    with pytest.raises(ModelLoadError, match="available bottlenecks: conv1, pool1, conv2, gap, dense"):
         FrozenGraphWrapper(frozen[1], ["conv9"])
 
 
@@ -105,7 +105,7 @@ def test_reference_tcav_runs_unchanged_on_the_wrapper(frozen, tmp_path):
             Image.fromarray(pixels).save(tmp_path / "src" / name / f"{i}.png")
     model = FrozenGraphWrapper(frozen[1])
     generator = ImageActivationGenerator(model, str(tmp_path / "src"), str(tmp_path / "acts"), max_examples=4)
-    tcav = TCAV(model.sess, "a", ["red"], ["pool2"], generator, [0.1], cav_dir=str(tmp_path / "cavs"),
+    tcav = TCAV(model.sess, "a", ["red"], ["conv2"], generator, [0.1], cav_dir=str(tmp_path / "cavs"),
                 num_random_exp=2)
     results = tcav.run(run_parallel=False)
     # red vs random500_0, red vs random500_1, and the two random-vs-random pairs

@@ -1,0 +1,64 @@
+"""The planted answer of the built-in dataset, as checks on a run's scores.csv.
+
+Shared by ``tests/test_ground_truth.py`` and ``benchmarks/seed_stability.py``.
+"""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import yaml
+
+OWN_COLOUR = {"fire": "red", "water": "blue", "grass": "green"}
+TEXTURES = ("striped", "dotted")
+
+
+def last_conv_bottleneck(project: Path) -> str:
+    """The deepest ``conv*`` layer among the run's ``tcav.bottlenecks``."""
+    params = yaml.safe_load((project / "params.yaml").read_text())
+    return [b for b in params["tcav"]["bottlenecks"] if b.startswith("conv")][-1]
+
+
+def read_scores(project: Path, bottleneck: str) -> dict[tuple[str, str], dict]:
+    """``scores.csv`` rows at ``bottleneck``, keyed by (target, concept)."""
+    with open(project / "results" / "scores.csv", newline="") as handle:
+        return {(r["target"], r["concept"]): r for r in csv.DictReader(handle) if r["bottleneck"] == bottleneck}
+
+
+def significant_high(row: dict) -> bool:
+    """Significant with a score of at least 0.8."""
+    return row["significant"] == "True" and float(row["score_mean"]) >= 0.8
+
+
+def own_colour_found(row: dict) -> bool:
+    """A class's own colour must be significant-high."""
+    return significant_high(row)
+
+
+def other_colour_ok(row: dict) -> bool:
+    """Another class's colour: not significant, or significant with a score of at most 0.2."""
+    return row["significant"] != "True" or float(row["score_mean"]) <= 0.2
+
+
+def texture_ok(row: dict) -> bool:
+    """A texture must not be significant-high."""
+    return not significant_high(row)
+
+
+def failures(scores: dict[tuple[str, str], dict]) -> list[str]:
+    """Every way the scores miss the planted answer (empty when it is recovered)."""
+    found = []
+    for target, colour in OWN_COLOUR.items():
+        row = scores[target, colour]
+        if not own_colour_found(row):
+            found.append(f"{target}/{colour} (own colour) score {row['score_mean']} significant {row['significant']}")
+        for other in OWN_COLOUR.values():
+            row = scores[target, other]
+            if other != colour and not other_colour_ok(row):
+                found.append(f"{target}/{other} (other colour) significant with score {row['score_mean']}")
+        for texture in TEXTURES:
+            row = scores[target, texture]
+            if not texture_ok(row):
+                found.append(f"{target}/{texture} (texture) significant with score {row['score_mean']}")
+    return found
