@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import zlib
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -54,17 +56,28 @@ def cav_hparams(model_type: str, alpha: float) -> dict:
     return hparams
 
 
+def tcav_cav_path(cav_dir: str | os.PathLike, concept: str, random: str, bottleneck: str, model_type: str,
+                  alpha: float) -> Path:
+    """Where the reference ``TCAV.run`` looks for this CAV in ``cav_dir`` (tcav's file naming)."""
+    from tcav.cav import CAV
+
+    return Path(cav_dir) / (CAV.cav_key([concept, random], bottleneck, model_type, alpha).replace("/", ".") + ".pkl")
+
+
 def learn_cav(concept: str, random: str, bottleneck: str, concept_acts: np.ndarray, random_acts: np.ndarray,
-              *, model_type: str, alpha: float, seed: int) -> LearnedCav:
+              *, model_type: str, alpha: float, seed: int, save_path: str | os.PathLike | None = None) -> LearnedCav:
     """Fit one CAV with ``tcav.cav.CAV`` (``concept`` vs ``random``) and return its vector.
 
     ``concept_acts`` / ``random_acts``: activations ``(n, ...)`` of the two image sets at
     ``bottleneck``. As in tcav, the larger set is truncated to the smaller one's size.
+    ``save_path``: also save it there in tcav's own (pickle) format, e.g. at
+    :func:`tcav_cav_path`, where the reference ``TCAV.run`` loads it instead of refitting.
     """
     from tcav.cav import CAV
 
     acts = {concept: {bottleneck: concept_acts}, random: {bottleneck: random_acts}}
-    cav = CAV([concept, random], bottleneck, cav_hparams(model_type, alpha), save_path=None)
+    cav = CAV([concept, random], bottleneck, cav_hparams(model_type, alpha),
+              save_path=None if save_path is None else str(save_path))
     logger = logging.getLogger("tensorflow")
     level = logger.level
     logger.setLevel(logging.WARNING)  # tcav logs every fit at INFO

@@ -12,12 +12,13 @@ from __future__ import annotations
 import itertools
 import logging
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Callable, Iterable, Protocol
 
 import numpy as np
 from tqdm import tqdm
 
-from method.cav import LearnedCav, learn_cav
+from method.cav import LearnedCav, learn_cav, tcav_cav_path
 from method.scores import directional_derivatives, tcav_magnitude, tcav_score
 from method.stats import KIND_CONCEPT, KIND_RANDOM, RUN_KEYS
 
@@ -63,16 +64,22 @@ def compute_activations(model: BatchedModel, image_sets: dict[str, np.ndarray], 
 
 
 def learn_cavs(plan: CavPlan, acts: dict[str, dict[str, np.ndarray]], bottlenecks: Iterable[str],
-               alphas: Iterable[float], *, model_type: str, seed: int,
-               progress: bool = True) -> dict[tuple[str, str, str, float], LearnedCav]:
-    """Every CAV of the plan, keyed by ``(concept, random, bottleneck, alpha)``, each fitted once."""
+               alphas: Iterable[float], *, model_type: str, seed: int, progress: bool = True,
+               cav_dir: str | None = None) -> dict[tuple[str, str, str, float], LearnedCav]:
+    """Every CAV of the plan, keyed by ``(concept, random, bottleneck, alpha)``, each fitted once.
+
+    ``cav_dir``: also save each CAV there in tcav's format, for the reference ``TCAV.run``.
+    """
     pairs = plan.concept_pairs() + plan.random_pairs()
     jobs = [(c, r, b, a) for b in bottlenecks for a in alphas for c, r in pairs]
     cavs = {}
+    if cav_dir is not None:
+        Path(cav_dir).mkdir(parents=True, exist_ok=True)
     for concept, random, bottleneck, alpha in tqdm(jobs, desc="CAVs", unit="cav", disable=not progress):
+        save_path = None if cav_dir is None else tcav_cav_path(cav_dir, concept, random, bottleneck, model_type, alpha)
         cavs[concept, random, bottleneck, alpha] = learn_cav(
             concept, random, bottleneck, acts[concept][bottleneck], acts[random][bottleneck],
-            model_type=model_type, alpha=alpha, seed=seed)
+            model_type=model_type, alpha=alpha, seed=seed, save_path=save_path)
     return cavs
 
 

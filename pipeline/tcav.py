@@ -72,13 +72,15 @@ def main(argv: list[str] | None = None) -> int:
 
     from method.engine import run_tcav
     from pipeline.train import make_deterministic
-    from wrappers import FrozenGraphWrapper, ModelLoadError
+    from wrappers import FrozenGraphWrapper, ModelLoadError, UnknownBottleneckError
 
     make_deterministic(params.seed)
     try:
         model = FrozenGraphWrapper(args.model_dir, params.tcav.bottlenecks)
+    except UnknownBottleneckError as error:
+        raise PipelineError(f"{args.params}: tcav.bottlenecks: {error}") from None
     except ModelLoadError as error:
-        raise PipelineError(f"{error} (params.yaml key tcav.bottlenecks)" if "bottleneck" in str(error) else str(error)) from None
+        raise PipelineError(str(error)) from None
     unknown = [c for c in params.classes if c not in model.labels]
     if unknown:
         raise PipelineError(f"classes {unknown} are not labels of the model {args.model_dir}: {model.labels}")

@@ -1,5 +1,5 @@
 """The model boundary: everything model-specific (loading, endpoints, labels, gradients)."""
 
-from wrappers.frozen_graph import FrozenGraphWrapper, ModelLoadError
+from wrappers.frozen_graph import FrozenGraphWrapper, ModelLoadError, UnknownBottleneckError
 
-__all__ = ["FrozenGraphWrapper", "ModelLoadError"]
+__all__ = ["FrozenGraphWrapper", "ModelLoadError", "UnknownBottleneckError"]

@@ -28,6 +28,10 @@ class ModelLoadError(ValueError):
     """The model folder is missing a file, or a requested endpoint is not in the graph."""
 
 
+class UnknownBottleneckError(ModelLoadError):
+    """A requested bottleneck is not one of the model's; the message lists the available ones."""
+
+
 class FrozenGraphWrapper(ModelWrapper):
     """Load ``model.pb`` + ``manifest.json`` + ``labels.txt`` from ``model_dir``.
 
@@ -54,7 +58,7 @@ class FrozenGraphWrapper(ModelWrapper):
         wanted = list(self.available_bottlenecks) if bottlenecks is None else list(bottlenecks)
         unknown = [b for b in wanted if b not in available]
         if unknown:
-            raise ModelLoadError(
+            raise UnknownBottleneckError(
                 f"bottleneck(s) {unknown} not in the model {model_dir / 'model.pb'}; "
                 f"available bottlenecks: {', '.join(self.available_bottlenecks)}"
             )
