@@ -3,16 +3,18 @@
 Classes ``fire``, ``water`` and ``grass`` are creatures whose class is decided by one thing:
 the dominant colour of their body (red, blue, green). Everything else varies independently of
 the class: body shape, size and position, background, small distractor objects, and the body's
-texture (striped, dotted or plain, one third each in every class). A network trained on these
+texture (striped, dotted or plain, one third each in every class, drawn as a darker or lighter
+shade of the body colour). A network trained on these
 images should therefore be sensitive to the concepts ``red``/``blue``/``green`` for its own
 class, and not to ``striped`` or ``dotted``: that is the answer TCAV should find.
 
 Concept images show a colour (``red``, ``blue``, ``green``, ``yellow``, ``white``, ``black``)
 covering at least 30% of the image in shapes and contexts unlike the class images (scattered
 small shapes and strokes, colour washes, large irregular regions touching the border), or a
-texture (``striped``, ``dotted``) in random colour pairs drawn uniformly over hues. Random
-counterexample images come from a broad distribution (noise, shapes, gradients, smooth blobs,
-occasional patterns, mixtures).
+texture (``striped``, ``dotted``) drawn as a brightness change over a random image, so that a
+texture set differs from the random sets in the pattern alone. Random counterexample images
+come from a broad distribution (noise, shapes, gradients, smooth blobs, occasional patterns,
+mixtures, and creature-like scenes whose body may take any hue).
 
 Every image is a pure function of ``(seed, kind, name, index)``: regenerating gives
 byte-identical PNG files.
@@ -145,13 +147,12 @@ def _any_colour(rng: np.random.Generator) -> np.ndarray:
     return hsv_to_rgb(rng.uniform(0, 360), rng.uniform(0, 1), rng.uniform(0.08, 1))
 
 
-def _contrasting_pair(rng: np.random.Generator, grey: bool = False) -> tuple[np.ndarray, np.ndarray]:
-    """Two colours that differ enough to see a pattern: hues uniform over the circle, or two
-    grey levels when ``grey``."""
+def _contrasting_pair(rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Two colours, hues uniform over the circle, that differ enough to see a pattern."""
     while True:
-        saturation = (0.0, 0.0) if grey else (rng.uniform(0, 1), rng.uniform(0, 1))
-        a = hsv_to_rgb(rng.uniform(0, 360), saturation[0], rng.uniform(0.1, 1))
-        b = hsv_to_rgb(rng.uniform(0, 360), saturation[1], rng.uniform(0.1, 1))
+        saturation_a, saturation_b = rng.uniform(0, 1), rng.uniform(0, 1)
+        a = hsv_to_rgb(rng.uniform(0, 360), saturation_a, rng.uniform(0.1, 1))
+        b = hsv_to_rgb(rng.uniform(0, 360), saturation_b, rng.uniform(0.1, 1))
         if np.linalg.norm(a - b) >= 0.4:
             return a, b
 
