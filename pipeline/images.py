@@ -54,7 +54,10 @@ def load_folder(folder: str | os.PathLike, size: int, max_examples: int) -> tupl
             continue
         paths.append(path)
     if len(arrays) < MIN_IMAGES:
+        present = sorted(p.name for p in folder.iterdir() if not p.name.startswith("."))
+        shown = ", ".join(present[:10]) + (f", ... ({len(present)} in all)" if len(present) > 10 else "")
         raise PipelineError(
-            f"image folder {str(folder)!r} has {len(arrays)} readable image(s); at least {MIN_IMAGES} are needed"
+            f"image folder {str(folder)!r} has {len(arrays)} readable image(s); at least {MIN_IMAGES} are needed "
+            f"(it holds: {shown or 'nothing'})"
         )
     return np.stack(arrays), paths

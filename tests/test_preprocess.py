@@ -217,7 +217,7 @@ def test_load_folder_needs_two_usable_images(tmp_path):
     folder.mkdir()
     Image.new("RGB", (6, 6)).save(folder / "only.png")
     (folder / "bad.png").write_bytes(b"nope")
-    with pytest.raises(PipelineError, match="thin"):
+    with pytest.raises(PipelineError, match=r"thin.*1 readable image.*holds: bad.png, only.png"):
         images.load_folder(folder, 4, 10)
     with pytest.raises(PipelineError, match="does not exist"):
         images.load_folder(tmp_path / "absent", 4, 10)
