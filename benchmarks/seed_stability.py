@@ -6,10 +6,13 @@ copies of the project, and prints per seed whether the ground truth of
 `tests/test_ground_truth.py` holds at the last convolutional bottleneck, and what missed.
 
     .venv/bin/python benchmarks/seed_stability.py 42 7 123
+    .venv/bin/python benchmarks/seed_stability.py 42 7 123 --set '{"train": {"epochs": 30}}'
 """
 
 from __future__ import annotations
 
+import argparse
+import json
 import sys
 import tempfile
 import time
@@ -22,11 +25,15 @@ from tests.pipeline_project import make_project, run  # noqa: E402
 
 
 def main(argv: list[str]) -> int:
-    seeds = [int(s) for s in argv] or [42, 7, 123]
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("seeds", nargs="*", type=int, default=[42, 7, 123])
+    parser.add_argument("--set", default="{}", help="params overrides as JSON, merged into params.yaml")
+    args = parser.parse_args(argv)
+    overrides = json.loads(args.set)
     recovered = 0
-    for seed in seeds:
+    for seed in args.seeds:
         with tempfile.TemporaryDirectory(prefix=f"tcav-seed{seed}-") as tmp:
-            project = make_project(Path(tmp) / "project", {"seed": seed})
+            project = make_project(Path(tmp) / "project", {**overrides, "seed": seed})
             start = time.perf_counter()
             run(["dvc", "repro"], project)
             missed = failures(read_scores(project, last_conv_bottleneck(project)))
@@ -34,7 +41,7 @@ def main(argv: list[str]) -> int:
         print(f"seed {seed}: {'recovered' if not missed else 'MISSED'} ({time.perf_counter() - start:.0f} s)")
         for line in missed:
             print(f"    {line}")
-    print(f"planted answer recovered for {recovered} of {len(seeds)} seeds")
+    print(f"planted answer recovered for {recovered} of {len(args.seeds)} seeds" + (f" with {args.set}" if overrides else ""))
     return 0
 
 

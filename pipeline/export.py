@@ -131,7 +131,8 @@ def main(argv: list[str] | None = None) -> int:
     model = keras.models.load_model(args.model)
     # The frozen graph must compute what the Keras model computes, checked on the test split.
     x_test, _ = load_split(args.processed, "test", params.classes, params.preprocess.image_size)
-    manifest = export_model(model, params.classes, bottleneck_layer_names(params.train.conv_filters), args.out, x_test)
+    bottlenecks = bottleneck_layer_names(params.train.conv_filters, params.train.dense_units)
+    manifest = export_model(model, params.classes, bottlenecks, args.out, x_test)
     log.info("export: %s (bottlenecks %s), max |logit diff| vs Keras on %d test images: %.2g",
              Path(args.out) / "model.pb", ", ".join(manifest["bottlenecks"]), len(x_test),
              manifest["check"]["max_abs_logit_diff"])

@@ -5,14 +5,14 @@ from __future__ import annotations
 import keras
 
 
-def bottleneck_layer_names(conv_filters: list[int]) -> list[str]:
+def bottleneck_layer_names(conv_filters: list[int], dense_units: int) -> list[str]:
     """Names of the layers that can serve as TCAV bottlenecks, input side first."""
     names: list[str] = []
     for i in range(1, len(conv_filters) + 1):
         names.append(f"conv{i}")
         if i < len(conv_filters):
             names.append(f"pool{i}")
-    return names + ["gap", "dense"]
+    return names + ["gap"] + (["dense"] if dense_units else [])
 
 
 def build_cnn(image_size: int, num_classes: int, conv_filters: list[int], dense_units: int, dropout: float) -> keras.Model:
@@ -34,7 +34,8 @@ def build_cnn(image_size: int, num_classes: int, conv_filters: list[int], dense_
         if i < len(conv_filters):
             x = keras.layers.MaxPooling2D(2, name=f"pool{i}")(x)
     x = keras.layers.GlobalAveragePooling2D(name="gap")(x)
-    x = keras.layers.Dense(dense_units, activation="relu", name="dense")(x)
+    if dense_units:  # 0: the logits read the pooled features directly
+        x = keras.layers.Dense(dense_units, activation="relu", name="dense")(x)
     x = keras.layers.Dropout(dropout, name="dropout")(x)
     logits = keras.layers.Dense(num_classes, name="logits")(x)
     return keras.Model(inputs, logits, name="tcav_cnn")

@@ -83,7 +83,7 @@ class PreprocessParams(_Strict):
 
 class TrainParams(_Strict):
     conv_filters: list[int] = Field([16, 32, 32], min_length=1, max_length=8)
-    dense_units: int = Field(32, ge=1, le=8192)
+    dense_units: int = Field(32, ge=0, le=8192)
     dropout: float = Field(0.25, ge=0, lt=1)
     label_smoothing: float = Field(0.0, ge=0, lt=1)
     background_images: int = Field(300, ge=0, le=1_000_000)

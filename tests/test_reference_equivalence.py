@@ -38,7 +38,7 @@ def setup(tmp_path_factory):
     keras.utils.set_random_seed(0)
     model = build_cnn(SIZE, len(CLASSES), [4, 8], 8, 0.0)
     check = np.random.default_rng(0).random((4, SIZE, SIZE, 3), dtype=np.float32)
-    export_model(model, CLASSES, bottleneck_layer_names([4, 8]), root / "frozen", check)
+    export_model(model, CLASSES, bottleneck_layer_names([4, 8], 8), root / "frozen", check)
     return root, source
 
 

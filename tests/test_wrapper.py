@@ -19,7 +19,7 @@ def frozen(tmp_path_factory):
     model = build_cnn(16, len(CLASSES), FILTERS, 8, 0.0)
     images = np.random.default_rng(0).random((6, 16, 16, 3), dtype=np.float32)
     out = tmp_path_factory.mktemp("model") / "frozen"
-    manifest = export_model(model, CLASSES, bottleneck_layer_names(FILTERS), out, images)
+    manifest = export_model(model, CLASSES, bottleneck_layer_names(FILTERS, 8), out, images)
     return model, out, manifest, images
 
 
@@ -111,3 +111,11 @@ def test_reference_tcav_runs_unchanged_on_the_wrapper(frozen, tmp_path):
     # red vs random500_0, red vs random500_1, and the two random-vs-random pairs
     assert len(results) == 4
     assert all(0.0 <= r["i_up"] <= 1.0 for r in results)
+
+
+def test_dense_units_zero_reads_logits_from_the_pooled_features():
+    model = build_cnn(16, 3, [4, 8], 0, 0.0)
+    names = [layer.name for layer in model.layers]
+    assert "dense" not in names and names[-3:] == ["gap", "dropout", "logits"]
+    assert bottleneck_layer_names([4, 8], 0) == ["conv1", "pool1", "conv2", "gap"]
+    assert bottleneck_layer_names([4, 8, 8], 32) == ["conv1", "pool1", "conv2", "pool2", "conv3", "gap", "dense"]
