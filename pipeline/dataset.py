@@ -10,9 +10,6 @@ from pipeline.errors import PipelineError
 from pipeline.fsutil import list_images, list_subfolders
 from pipeline.images import load_image
 
-SPLITS = ("train", "val", "test")
-
-
 def load_split(processed: str | Path, split: str, classes: list[str], image_size: int) -> tuple[np.ndarray, np.ndarray]:
     """Images ``(n, size, size, 3)`` in [0, 1] and labels (index into ``classes``) of one split.
 
