@@ -24,10 +24,6 @@ from method.stats import KIND_CONCEPT, KIND_RANDOM, RUN_KEYS
 
 log = logging.getLogger(__name__)
 
-# One row per (class, CAV); the report stage reads the same columns.
-RUN_COLUMNS = RUN_KEYS
-
-
 class BatchedModel(Protocol):
     """What the engine needs from a model wrapper (see ``wrappers.FrozenGraphWrapper``)."""
 
@@ -85,7 +81,7 @@ def learn_cavs(plan: CavPlan, acts: dict[str, dict[str, np.ndarray]], bottleneck
 
 def score_runs(model: BatchedModel, class_acts: dict[str, dict[str, np.ndarray]], cavs: dict,
                plan: CavPlan, *, definition: str, progress: bool = True) -> list[dict]:
-    """One row per (class, CAV): TCAV score, magnitude and CAV accuracy (columns ``RUN_COLUMNS``).
+    """One row per (class, CAV): TCAV score, magnitude and CAV accuracy (columns ``method.stats.RUN_KEYS``).
 
     Gradients are computed once per (class, bottleneck), batched, then reused for every CAV.
     """

@@ -21,14 +21,18 @@ log = logging.getLogger(__name__)
 MIN_IMAGES = 2
 
 
+def to_model_input(image: Image.Image, size: int) -> np.ndarray:
+    """A Pillow image as float32 ``(size, size, 3)`` in [0, 1] (RGB, bilinear resize)."""
+    return np.array(image.convert("RGB").resize((size, size), Image.BILINEAR), dtype=np.float32) / 255.0
+
+
 def load_image(path: str | os.PathLike, size: int) -> np.ndarray:
-    """The image at ``path`` as float32 ``(size, size, 3)`` in [0, 1] (RGB, bilinear resize).
+    """The image at ``path`` as model input (see :func:`to_model_input`).
 
     Raises whatever Pillow raises for a file it cannot decode.
     """
     with Image.open(path) as image:
-        resized = image.convert("RGB").resize((size, size), Image.BILINEAR)
-    return np.array(resized, dtype=np.float32) / 255.0
+        return to_model_input(image, size)
 
 
 def load_folder(folder: str | os.PathLike, size: int, max_examples: int) -> tuple[np.ndarray, list[Path]]:

@@ -46,13 +46,13 @@ def load_image_sets(params: Params, processed: Path, concepts_dir: Path):
 
 def runs_csv(rows: list[dict]) -> str:
     """Rows as CSV with the engine's columns; floats in ``repr`` form so reruns are byte-identical."""
-    from method.engine import RUN_COLUMNS
+    from method.stats import RUN_KEYS
 
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(RUN_COLUMNS)
+    writer.writerow(RUN_KEYS)
     for row in rows:
-        writer.writerow([repr(row[c]) if isinstance(row[c], float) else row[c] for c in RUN_COLUMNS])
+        writer.writerow([repr(row[c]) if isinstance(row[c], float) else row[c] for c in RUN_KEYS])
     return out.getvalue()
 
 

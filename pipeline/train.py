@@ -40,13 +40,11 @@ def background_images(count: int, size: int, seed: int) -> np.ndarray:
     when there is no class evidence, so that no class becomes the default answer for
     whatever is unlike the others (outlier exposure, Hendrycks et al. 2019).
     """
-    from PIL import Image
-
+    from pipeline.images import to_model_input
     from pipeline.sources.synthetic import generate
 
-    images = [np.asarray(image.convert("RGB").resize((size, size), Image.BILINEAR), np.float32) / 255.0
-              for _, image in generate("random", "background", count, size=max(size, 32), seed=seed)]
-    return np.stack(images)
+    return np.stack([to_model_input(image, size)
+                     for _, image in generate("random", "background", count, size=max(size, 32), seed=seed)])
 
 
 def train_model(params, processed: Path):
