@@ -6,28 +6,53 @@ n_examples``. ``kind == "concept"`` rows are concept-vs-random CAVs; ``kind == "
 are random-vs-random CAVs, the null distribution (all ordered pairs of random sets, as the
 reference tcav library builds it).
 
-The summary follows tcav's ``utils.print_results`` / ``utils_plot``: mean and population
-standard deviation (``ddof=0``) of the TCAV scores of a concept's CAVs, the same for the
-random-vs-random CAVs of the same class and layer, and a two-sided Student t-test between them.
-Two deliberate differences from tcav, both stricter:
+Per (target, concept, bottleneck, alpha) *group* this module computes:
 
-- the null is pooled per (class, bottleneck, alpha); tcav pools random CAVs over alphas;
-- ``significant`` is ``p < significance``; tcav calls ``p == significance`` significant.
+- the mean and population standard deviation (``ddof=0``, as tcav) of the concept's TCAV
+  scores over its CAVs (one per random set), and a confidence interval for the mean
+  (Student t interval, clipped to [0, 1]);
+- the same mean and spread for the random-vs-random CAVs of the same class and layer;
+- the effect size: Cohen's d of concept vs random scores (difference of means over the root
+  mean square of the two sample standard deviations, the form that matches Welch's test);
+- two two-sided tests, both always reported:
 
-Summarising is split into steps so that later statistics slot in without touching the rest:
-:func:`group_runs` (rows -> groups and null pools), :func:`summarise_group` (per-group numbers,
-no decision), :func:`decide_significance` (a pass over *all* groups, which is where a
-multiple-comparison correction belongs), and :func:`summarise_runs` which runs them in order.
+  * ``p_random``: tcav's test, concept scores vs random-vs-random scores. **Welch's** t-test,
+    not tcav's Student test: the two samples have very different spreads (a concept that
+    matters scores near 0 or 1 every time, random CAVs scatter over [0, 1]; sd 0.1 vs 0.4 on
+    the built-in run) and different sizes (n vs n(n-1)), which is exactly where Student's
+    pooled variance misstates the p-value;
+  * ``p_half``: the paper's test (Kim et al. 2018), concept scores vs 0.5 (one-sample t-test).
+
+- a multiple-comparison correction of each test over the *family* of one run: every group
+  tested (classes x concepts x bottlenecks x alphas). Holm by default; Bonferroni,
+  Benjamini-Hochberg (``bh``, controls the false discovery rate instead of the family-wise
+  error) or ``none`` selectable. The adjustment is statsmodels' ``multipletests``.
+- a decision: ``significant`` when the CAVs are learnable and the *adjusted* p-value of the
+  chosen test (``random`` or ``half``) is below the significance level.
+
+CAV quality comes first: a group whose CAVs separate the concept from random images no better
+than ``min_cav_accuracy`` (mean held-out accuracy) is "CAV not learnable here". It gets no
+score, no test and no place in the family: such a CAV does not point at the concept, so a
+score along it says nothing about the concept however consistent it is. Its accuracy is still
+reported. Leaving it out of the family is independent filtering: the filter looks at CAV
+accuracy, never at the scores being tested.
+
+Summarising is split into steps: :func:`group_runs` (rows -> groups and null pools),
+:func:`summarise_group` (per-group numbers, no decision), :func:`decide_significance` (a pass
+over *all* groups: learnability, correction, decision) and :func:`summarise_runs` which runs
+them in order.
 """
 
 from __future__ import annotations
 
 import math
 import warnings
+from dataclasses import dataclass
 from typing import Any, Iterable, Mapping, Sequence
 
 import numpy as np
 from scipy import stats as _scipy_stats
+from statsmodels.stats.multitest import multipletests
 
 #: Keys of every summary dict, in output (column) order.
 SUMMARY_KEYS: tuple[str, ...] = (
@@ -35,11 +60,18 @@ SUMMARY_KEYS: tuple[str, ...] = (
     "concept",
     "bottleneck",
     "alpha",
+    "verdict",
     "score_mean",
     "score_std",
+    "score_ci_low",
+    "score_ci_high",
     "random_mean",
     "random_std",
-    "p_value",
+    "effect_size",
+    "p_random",
+    "p_random_adjusted",
+    "p_half",
+    "p_half_adjusted",
     "significant",
     "cav_learnable",
     "cav_accuracy",
@@ -48,6 +80,57 @@ SUMMARY_KEYS: tuple[str, ...] = (
     "n_random",
     "n_examples",
 )
+
+#: Summary keys that describe the concept's scores; empty (NaN) when its CAV is not learnable.
+SCORE_KEYS: tuple[str, ...] = (
+    "score_mean",
+    "score_std",
+    "score_ci_low",
+    "score_ci_high",
+    "effect_size",
+    "p_random",
+    "p_random_adjusted",
+    "p_half",
+    "p_half_adjusted",
+    "magnitude_mean",
+)
+
+#: ``verdict`` values.
+RAISES = "raises class"  # significant, score above 0.5: the concept pushes images toward the class
+LOWERS = "lowers class"  # significant, score below 0.5: the concept pushes images away from it
+NOT_SIGNIFICANT = "not significant"
+NOT_LEARNABLE = "CAV not learnable here"
+UNTESTABLE = "untestable"  # the test is undefined (e.g. constant, equal samples)
+VERDICTS: tuple[str, ...] = (RAISES, LOWERS, NOT_SIGNIFICANT, NOT_LEARNABLE, UNTESTABLE)
+
+#: Which test decides ``significant``: tcav's (vs random CAVs) or the paper's (vs 0.5).
+TESTS: dict[str, str] = {"random": "p_random", "half": "p_half"}
+#: Multiple-comparison corrections, by params name -> statsmodels ``multipletests`` method.
+CORRECTIONS: dict[str, str | None] = {"holm": "holm", "bonferroni": "bonferroni", "bh": "fdr_bh", "none": None}
+
+
+@dataclass(frozen=True)
+class Decision:
+    """How groups are judged: level, deciding test, correction, CAV accuracy floor, CI level."""
+
+    significance: float = 0.05
+    test: str = "random"
+    correction: str = "holm"
+    min_cav_accuracy: float = 0.0
+    confidence: float = 0.95
+
+    def __post_init__(self) -> None:
+        if not 0 < self.significance < 1:
+            raise ValueError(f"significance must be between 0 and 1, got {self.significance!r}")
+        if not 0 <= self.min_cav_accuracy <= 1:
+            raise ValueError(f"min_cav_accuracy must be between 0 and 1, got {self.min_cav_accuracy!r}")
+        if not 0 < self.confidence < 1:
+            raise ValueError(f"confidence must be between 0 and 1, got {self.confidence!r}")
+        if self.test not in TESTS:
+            raise ValueError(f"test must be one of {', '.join(TESTS)}, got {self.test!r}")
+        if self.correction not in CORRECTIONS:
+            raise ValueError(f"correction must be one of {', '.join(CORRECTIONS)}, got {self.correction!r}")
+
 
 #: Keys a run (one row of runs.csv) must have.
 RUN_KEYS: tuple[str, ...] = (
@@ -72,26 +155,93 @@ GroupKey = tuple[str, str, str, float]
 NullKey = tuple[str, str, float]
 
 
+def _t_test(fn, *samples) -> float:
+    """Run a scipy t-test, returning its p-value with warnings about constant samples muted.
+
+    Constant samples make scipy warn about precision loss or division by zero; the NaN (0/0)
+    or 0 (infinite t) it returns is the documented answer, so the warnings are noise.
+    """
+    with warnings.catch_warnings(), np.errstate(all="ignore"):
+        warnings.simplefilter("ignore")
+        return float(fn(*samples).pvalue)
+
+
 def ttest_vs_random(concept_scores: Sequence[float], random_scores: Sequence[float]) -> float:
     """Two-sided p-value that the concept's TCAV scores differ from the random-vs-random ones.
 
-    Exactly tcav's test: ``scipy.stats.ttest_ind(random_scores, concept_scores)``, Student's
-    t-test with equal variances. Returns NaN when the test is undefined: fewer than two values
-    in total beyond one per sample (no degrees of freedom), an empty sample, a NaN score, or
-    both samples constant and equal (0/0). Callers treat NaN as *not significant*; the report
-    writes it as an empty cell (CSV) or ``null`` (JSON). Two constant but different samples
-    give p = 0 (t is infinite), as in tcav.
+    Welch's t-test (unequal variances): ``scipy.stats.ttest_ind(random, concept,
+    equal_var=False)``. tcav itself uses Student's test; see the module docstring for why
+    Welch. Returns NaN when the test is undefined: a sample of fewer than two values, a NaN
+    score, or both samples constant and equal (0/0). Callers treat NaN as untestable, never
+    significant. Two constant but different samples give p = 0 (t is infinite).
     """
     concept = np.asarray(concept_scores, dtype=float)
     random = np.asarray(random_scores, dtype=float)
-    if concept.size == 0 or random.size == 0 or concept.size + random.size < 3:
+    if concept.size < 2 or random.size < 2:
         return math.nan
-    with warnings.catch_warnings(), np.errstate(all="ignore"):
-        # Constant samples make scipy warn about precision loss / division by zero; the NaN
-        # (or infinite t) it returns is the documented answer, so the warnings are noise.
-        warnings.simplefilter("ignore")
-        _, p_value = _scipy_stats.ttest_ind(random, concept)
-    return float(p_value)
+    return _t_test(lambda r, c: _scipy_stats.ttest_ind(r, c, equal_var=False), random, concept)
+
+
+def ttest_vs_half(concept_scores: Sequence[float]) -> float:
+    """Two-sided p-value that the mean of the concept's TCAV scores differs from 0.5.
+
+    The paper's test (Kim et al. 2018): a one-sample t-test against the score of a direction
+    unrelated to the class. NaN with fewer than two scores or when every score is exactly
+    0.5; a constant sample other than 0.5 gives p = 0.
+    """
+    concept = np.asarray(concept_scores, dtype=float)
+    if concept.size < 2:
+        return math.nan
+    return _t_test(lambda c: _scipy_stats.ttest_1samp(c, 0.5), concept)
+
+
+def mean_ci(values: Sequence[float], confidence: float = 0.95) -> tuple[float, float]:
+    """Student-t confidence interval for the mean of ``values``, clipped to [0, 1].
+
+    TCAV scores are fractions, so the true mean lies in [0, 1]; the clip only trims the part of
+    a t interval that is impossible. ``(nan, nan)`` with fewer than two values.
+    """
+    array = np.asarray(values, dtype=float)
+    if array.size < 2:
+        return math.nan, math.nan
+    mean = float(np.mean(array))
+    half_width = float(_scipy_stats.t.ppf(0.5 + confidence / 2, array.size - 1) * np.std(array, ddof=1) / math.sqrt(array.size))
+    return max(0.0, mean - half_width), min(1.0, mean + half_width)
+
+
+def cohens_d(concept_scores: Sequence[float], random_scores: Sequence[float]) -> float:
+    """Effect size of concept vs random scores: (mean_c - mean_r) / sqrt((s_c^2 + s_r^2) / 2).
+
+    Sample standard deviations (``ddof=1``); the unweighted average of the two variances, as
+    suits Welch's test, where the groups' spreads are not assumed equal. |d| of 0.2, 0.5 and
+    0.8 are Cohen's small, medium and large. NaN with fewer than two values in a sample or
+    when both samples are constant (no spread to measure the difference in).
+    """
+    concept = np.asarray(concept_scores, dtype=float)
+    random = np.asarray(random_scores, dtype=float)
+    if concept.size < 2 or random.size < 2:
+        return math.nan
+    spread = math.sqrt((np.var(concept, ddof=1) + np.var(random, ddof=1)) / 2)
+    if not spread > 0:
+        return math.nan
+    return float((np.mean(concept) - np.mean(random)) / spread)
+
+
+def adjust_p_values(p_values: Sequence[float], correction: str) -> list[float]:
+    """Adjusted p-values of one family of tests (``correction`` a key of :data:`CORRECTIONS`).
+
+    NaN entries (tests that could not be run) stay NaN and do not count in the family size.
+    ``none`` returns the p-values unchanged.
+    """
+    if correction not in CORRECTIONS:
+        raise ValueError(f"correction must be one of {', '.join(CORRECTIONS)}, got {correction!r}")
+    values = np.asarray(p_values, dtype=float)
+    adjusted = values.copy()
+    tested = ~np.isnan(values)
+    method = CORRECTIONS[correction]
+    if method is not None and tested.any():
+        adjusted[tested] = multipletests(values[tested], method=method)[1]
+    return [float(value) for value in adjusted]
 
 
 def mean_std(values: Sequence[float]) -> tuple[float, float]:
@@ -142,30 +292,45 @@ def group_runs(
 
 
 def summarise_group(
-    key: GroupKey, concept_rows: Sequence[Mapping[str, Any]], random_rows: Sequence[Mapping[str, Any]]
+    key: GroupKey,
+    concept_rows: Sequence[Mapping[str, Any]],
+    random_rows: Sequence[Mapping[str, Any]],
+    confidence: float = 0.95,
 ) -> dict[str, Any]:
     """Numbers for one (target, concept, bottleneck, alpha) group against its null pool.
 
-    Returns every key of :data:`SUMMARY_KEYS`; ``significant`` is left ``False`` here and set
-    by :func:`decide_significance`, which sees all groups at once.
+    Returns every key of :data:`SUMMARY_KEYS` with raw p-values; the adjusted p-values,
+    ``cav_learnable``, ``significant`` and ``verdict`` are placeholders here, set by
+    :func:`decide_significance`, which sees all groups at once.
     """
     target, concept, bottleneck, alpha = key
     scores = [float(row["score"]) for row in concept_rows]
     random_scores = [float(row["score"]) for row in random_rows]
     score_mean, score_std = mean_std(scores)
+    ci_low, ci_high = mean_ci(scores, confidence)
     random_mean, random_std = mean_std(random_scores)
     accuracy_mean, accuracy_std = mean_std([float(row["cav_accuracy"]) for row in concept_rows])
-    summary: dict[str, Any] = {
+    p_random = ttest_vs_random(scores, random_scores)
+    p_half = ttest_vs_half(scores)
+    return {
         "target": target,
         "concept": concept,
         "bottleneck": bottleneck,
         "alpha": alpha,
+        "verdict": UNTESTABLE,
         "score_mean": score_mean,
         "score_std": score_std,
+        "score_ci_low": ci_low,
+        "score_ci_high": ci_high,
         "random_mean": random_mean,
         "random_std": random_std,
-        "p_value": ttest_vs_random(scores, random_scores),
+        "effect_size": cohens_d(scores, random_scores),
+        "p_random": p_random,
+        "p_random_adjusted": p_random,
+        "p_half": p_half,
+        "p_half_adjusted": p_half,
         "significant": False,
+        "cav_learnable": True,
         "cav_accuracy": accuracy_mean,
         "cav_accuracy_std": accuracy_std,
         "magnitude_mean": nan_mean([float(row["magnitude"]) for row in concept_rows]),
@@ -174,30 +339,45 @@ def summarise_group(
         # is the honest figure should the tcav stage ever score fewer for some CAVs.
         "n_examples": min(int(row["n_examples"]) for row in concept_rows),
     }
-    return summary
 
 
-def decide_significance(summaries: Sequence[dict[str, Any]], significance: float,
-                        min_cav_accuracy: float = 0.0) -> None:
-    """Set ``cav_learnable`` and ``significant`` in place.
+def decide_significance(summaries: Sequence[dict[str, Any]], decision: Decision) -> None:
+    """Set ``cav_learnable``, the adjusted p-values, ``significant`` and ``verdict`` in place.
 
-    ``cav_learnable``: the group's mean held-out CAV accuracy is at least
-    ``min_cav_accuracy``. A CAV barely better than a coin flip does not point at the concept,
-    so its score says nothing about it, however consistent: such a group is never
-    significant. ``significant = cav_learnable and p_value < significance`` (False when the
-    p-value is NaN).
-
-    One pass over all groups: a multiple-comparison correction (adjusting the p-values of a
-    family of tests before the decision) goes here.
+    1. ``cav_learnable``: mean held-out CAV accuracy >= ``decision.min_cav_accuracy``. A group
+       that is not learnable has its score columns (:data:`SCORE_KEYS`) set to NaN and the
+       verdict :data:`NOT_LEARNABLE`; it leaves the family.
+    2. Each test's p-values are adjusted over the family: every learnable group whose p-value
+       is defined.
+    3. ``significant``: the adjusted p-value of ``decision.test`` is below the level. The
+       verdict then says which way (:data:`RAISES` for a mean score above 0.5, else
+       :data:`LOWERS`); otherwise :data:`NOT_SIGNIFICANT`, or :data:`UNTESTABLE` when the
+       deciding p-value is NaN.
     """
-    if not 0 < significance < 1:
-        raise ValueError(f"significance must be between 0 and 1, got {significance!r}")
-    if not 0 <= min_cav_accuracy <= 1:
-        raise ValueError(f"min_cav_accuracy must be between 0 and 1, got {min_cav_accuracy!r}")
+    family = []
     for summary in summaries:
-        p_value = summary["p_value"]
-        summary["cav_learnable"] = bool(summary["cav_accuracy"] >= min_cav_accuracy)
-        summary["significant"] = bool(summary["cav_learnable"] and not math.isnan(p_value) and p_value < significance)
+        summary["cav_learnable"] = bool(summary["cav_accuracy"] >= decision.min_cav_accuracy)
+        if summary["cav_learnable"]:
+            family.append(summary)
+        else:
+            for key in SCORE_KEYS:
+                summary[key] = math.nan
+    for raw_key in TESTS.values():
+        adjusted = adjust_p_values([summary[raw_key] for summary in family], decision.correction)
+        for summary, value in zip(family, adjusted):
+            summary[f"{raw_key}_adjusted"] = value
+    deciding = f"{TESTS[decision.test]}_adjusted"
+    for summary in summaries:
+        p_value = summary[deciding]
+        summary["significant"] = bool(summary["cav_learnable"] and p_value < decision.significance)
+        if not summary["cav_learnable"]:
+            summary["verdict"] = NOT_LEARNABLE
+        elif math.isnan(p_value):
+            summary["verdict"] = UNTESTABLE
+        elif summary["significant"]:
+            summary["verdict"] = RAISES if summary["score_mean"] > 0.5 else LOWERS
+        else:
+            summary["verdict"] = NOT_SIGNIFICANT
 
 
 def _rank(order: Sequence[str] | None, values: Iterable[str]) -> dict[str, int]:
@@ -210,20 +390,17 @@ def _rank(order: Sequence[str] | None, values: Iterable[str]) -> dict[str, int]:
 
 def summarise_runs(
     rows: Iterable[Mapping[str, Any]],
-    significance: float,
+    decision: Decision = Decision(),
     *,
     targets: Sequence[str] | None = None,
     concepts: Sequence[str] | None = None,
     bottlenecks: Sequence[str] | None = None,
-    min_cav_accuracy: float = 0.0,
 ) -> list[dict[str, Any]]:
     """One summary dict (keys :data:`SUMMARY_KEYS`) per (target, concept, bottleneck, alpha).
 
-    ``min_cav_accuracy``: groups whose CAVs are less accurate on average are marked not
-    learnable and never significant (see :func:`decide_significance`).
-
     Groups are the ``kind == "concept"`` rows; each is tested against the ``kind == "random"``
-    rows of the same target, bottleneck and alpha. Order: targets as in ``targets``, then
+    rows of the same target, bottleneck and alpha, then all are judged together by
+    :func:`decide_significance` under ``decision``. Order: targets as in ``targets``, then
     concepts as in ``concepts``, bottlenecks as in ``bottlenecks`` (values not listed follow
     the listed ones, in the order first met), alphas ascending.
 
@@ -248,6 +425,6 @@ def summarise_runs(
                 f"no random-vs-random runs (kind={KIND_RANDOM!r}) for target={target!r}, "
                 f"bottleneck={bottleneck!r}, alpha={alpha!r}: nothing to test the concept scores against"
             )
-        summaries.append(summarise_group(key, groups[key], random_rows))
-    decide_significance(summaries, significance, min_cav_accuracy)
+        summaries.append(summarise_group(key, groups[key], random_rows, decision.confidence))
+    decide_significance(summaries, decision)
     return [{key: summary[key] for key in SUMMARY_KEYS} for summary in summaries]

@@ -109,6 +109,9 @@ class TcavParams(_Strict):
     max_examples: int = Field(150, ge=2, le=100_000)
     score: Literal["tcav", "paper"] = "tcav"
     significance: float = Field(0.05, gt=0, lt=1)
+    test: Literal["random", "half"] = "random"
+    correction: Literal["holm", "bonferroni", "bh", "none"] = "holm"
+    confidence: float = Field(0.95, gt=0, lt=1)
     min_cav_accuracy: float = Field(0.7, ge=0, le=1)
 
     @field_validator("concepts")

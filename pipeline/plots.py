@@ -70,7 +70,8 @@ def _legend_rows(labels: Sequence[str], width: float) -> tuple[int, int]:
 
 
 def render_class_scores(
-    rows_for_class: Sequence[Mapping[str, Any]], class_name: str, significance: float | None = None
+    rows_for_class: Sequence[Mapping[str, Any]], class_name: str, significance: float | None = None,
+    confidence: float = 0.95,
 ) -> bytes:
     """PNG bytes of the chart :func:`plot_class_scores` writes (see there)."""
     if not rows_for_class:
@@ -79,7 +80,8 @@ def render_class_scores(
     bottlenecks = [str(b) for b in _unique(row["bottleneck"] for row in rows_for_class)]
     alphas = sorted(_unique(float(row["alpha"]) for row in rows_for_class))
     by_key = {(str(row["concept"]), str(row["bottleneck"]), float(row["alpha"])): row for row in rows_for_class}
-    any_not_significant = any(not bool(row["significant"]) for row in rows_for_class)
+    any_not_significant = any(not bool(row["significant"]) and math.isfinite(float(row["score_mean"]))
+                              for row in rows_for_class)
     not_learnable = sorted({f"{row['concept']} @ {row['bottleneck']}" for row in rows_for_class
                             if not row.get("cav_learnable", True)})
     faceted = len(alphas) > 1
@@ -96,12 +98,11 @@ def render_class_scores(
     top = TITLE_BAND + legend_rows * LEGEND_ROW + 0.1 + (FACET_TITLE if faceted else 0.05)
     between = ticks + FACET_TITLE + 0.15
     footnote = [
-        f"* not significant (p ≥ α{f' = {significance:g}' if significance is not None else ''}; "
-        "two-sided t-test against random-vs-random CAVs; or CAV not learnable).",
-        "Bars: mean ± std over random counterexample sets; dotted line: 0.5.",
+        f"* not significant (adjusted p ≥ α{f' = {significance:g}' if significance is not None else ''}).",
+        f"Bars: mean over random counterexample sets, with its {confidence:.0%} confidence interval; dotted line: 0.5.",
     ]
     if not_learnable:
-        footnote.append("CAV not learnable (accuracy below threshold): " + ", ".join(not_learnable))
+        footnote.append("n/l: CAV not learnable here (accuracy below threshold): " + ", ".join(not_learnable))
     if sum(len(line) + 3 for line in footnote) * FOOTNOTE_CHAR <= axes_width + RIGHT:
         footnote = ["   ".join(footnote)]
     bottom = ticks + X_LABEL + FOOTNOTE + 0.14 * (len(footnote) - 1)
@@ -184,8 +185,15 @@ def render_class_scores(
 
 
 def _draw_bar(axes, x: float, width: float, color: str, row: Mapping[str, Any]) -> None:
-    """One bottleneck's bar for one concept, its error bar, random baseline and star."""
-    mean, std = float(row["score_mean"]), float(row["score_std"])
+    """One bottleneck's bar for one concept, its confidence interval, random baseline and star.
+
+    A group whose CAV is not learnable has no score: it gets a small "n/l" label at the
+    bottom instead of a bar.
+    """
+    mean = float(row["score_mean"])
+    if not math.isfinite(mean):
+        axes.text(x, 0.01, "n/l", ha="center", va="bottom", fontsize=7, color="0.35", rotation=90, zorder=5)
+        return
     significant = bool(row["significant"])
     axes.bar(
         x,
@@ -197,13 +205,16 @@ def _draw_bar(axes, x: float, width: float, color: str, row: Mapping[str, Any]) 
         hatch=None if significant else "///",
         zorder=2,
     )
-    if math.isfinite(std) and std > 0:
-        axes.errorbar(x, mean, yerr=std, fmt="none", ecolor="0.15", elinewidth=1.0, capsize=2.5, zorder=4)
+    low, high = float(row.get("score_ci_low", math.nan)), float(row.get("score_ci_high", math.nan))
+    if math.isfinite(low) and math.isfinite(high) and high > low:
+        axes.errorbar(x, mean, yerr=[[mean - low], [high - mean]], fmt="none", ecolor="0.15", elinewidth=1.0,
+                      capsize=2.5, zorder=4)
+    else:
+        high = mean
     _draw_random_baseline(axes, x, width, row)
     if not significant:
-        top = mean + (std if math.isfinite(std) else 0.0)
         axes.text(
-            x, min(top + 0.01, 0.985), "*", ha="center", va="bottom", fontsize=13, fontweight="bold",
+            x, min(high + 0.01, 0.985), "*", ha="center", va="bottom", fontsize=13, fontweight="bold",
             color="0.15", zorder=5, clip_on=False,
         )
 
@@ -226,16 +237,19 @@ def plot_class_scores(
     path: str | os.PathLike,
     *,
     significance: float | None = None,
+    confidence: float = 0.95,
 ) -> Path:
     """Write the grouped-bar chart of one class's TCAV scores to ``path`` (PNG, atomically).
 
     ``rows_for_class`` are summary rows (keys of ``method.stats.SUMMARY_KEYS``) of one target.
     One group of bars per concept (x axis, in row order), one bar per bottleneck (legend, in
-    row order); height is ``score_mean``, error bar ``score_std``. Over each bar the random
+    row order); height is ``score_mean``, error bar the confidence interval
+    ``score_ci_low .. score_ci_high``. Over each bar the random
     baseline of that class and bottleneck is drawn as a dashed line at ``random_mean`` on a
     grey ``± random_std`` band. Bars with ``significant`` False are faded, hatched and starred,
-    and a footnote names the level (``significance``, when given). y runs from 0 to 1, with a
-    dotted line at 0.5.
+    and a footnote names the level (``significance``, when given). A group whose CAV is not
+    learnable (no score) is marked "n/l" instead of a bar. y runs from 0 to 1, with a dotted
+    line at 0.5.
 
     Several alphas: one panel per alpha, stacked, smallest on top, so nothing is dropped.
 
@@ -244,5 +258,5 @@ def plot_class_scores(
     byte-identical for the same rows (and the same matplotlib version).
     """
     path = Path(path)
-    atomic_write_bytes(path, render_class_scores(rows_for_class, class_name, significance))
+    atomic_write_bytes(path, render_class_scores(rows_for_class, class_name, significance, confidence))
     return path

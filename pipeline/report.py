@@ -28,7 +28,8 @@ import sys
 from pathlib import Path
 from typing import Any, Sequence
 
-from method.stats import KIND_CONCEPT, KIND_RANDOM, RUN_KEYS, SUMMARY_KEYS, summarise_runs
+from method.stats import KIND_CONCEPT, KIND_RANDOM, LOWERS, NOT_LEARNABLE, RAISES, RUN_KEYS, SUMMARY_KEYS, Decision, \
+    summarise_runs
 from pipeline.errors import PipelineError, stage_main
 from pipeline.fsutil import atomic_directory, atomic_write_json, atomic_write_text
 from pipeline.params import Params, load_params
@@ -187,28 +188,44 @@ def scores_json(rows: Sequence[dict[str, Any]]) -> str:
     return json.dumps(data, indent=2, allow_nan=False) + "\n"
 
 
-def metrics(rows: Sequence[dict[str, Any]], bottlenecks: Sequence[str], significance: float) -> dict[str, Any]:
-    """Small summary for ``dvc metrics show``.
+#: How the log and the report name each test.
+TEST_NAMES = {
+    "random": "Welch t-test of concept vs random-vs-random scores",
+    "half": "one-sample t-test of concept scores vs 0.5",
+}
 
-    ``tests`` counts summary rows, i.e. (class, concept) pairs per alpha: with one alpha (the
-    default) it is the number of (class, concept) pairs. ``cav_accuracy`` is the mean held-out
-    accuracy of the concept CAVs at that bottleneck (near 0.5: the concept is not linearly
-    separable from random images there, and its score means little).
+
+def decision_of(params: Params) -> Decision:
+    """The statistical decision rule ``params.tcav`` asks for."""
+    t = params.tcav
+    return Decision(t.significance, t.test, t.correction, t.min_cav_accuracy, t.confidence)
+
+
+def metrics(rows: Sequence[dict[str, Any]], bottlenecks: Sequence[str], decision: Decision) -> dict[str, Any]:
+    """Small summary for ``dvc metrics show`` and ``dvc metrics diff``.
+
+    Per bottleneck: ``significant`` (class, concept) pairs, split into ``raises`` (score above
+    0.5) and ``lowers``; ``tests`` run (learnable pairs); ``not_learnable`` pairs; the mean
+    held-out ``cav_accuracy`` of the concept CAVs there. With several alphas every count is of
+    (class, concept, alpha).
     """
-    by_bottleneck = {}
-    for bottleneck in bottlenecks:
-        chosen = [row for row in rows if row["bottleneck"] == bottleneck]
+    def counts(chosen: Sequence[dict[str, Any]]) -> dict[str, Any]:
         accuracies = [row["cav_accuracy"] for row in chosen if math.isfinite(row["cav_accuracy"])]
-        by_bottleneck[bottleneck] = {
+        return {
             "significant": sum(row["significant"] for row in chosen),
-            "tests": len(chosen),
+            "raises": sum(row["verdict"] == RAISES for row in chosen),
+            "lowers": sum(row["verdict"] == LOWERS for row in chosen),
+            "tests": sum(row["cav_learnable"] for row in chosen),
+            "not_learnable": sum(row["verdict"] == NOT_LEARNABLE for row in chosen),
             "cav_accuracy": round(sum(accuracies) / len(accuracies), 4) if accuracies else None,
         }
+
     return {
-        "significance": significance,
-        "significant": sum(row["significant"] for row in rows),
-        "tests": len(rows),
-        "bottlenecks": by_bottleneck,
+        "significance": decision.significance,
+        "test": decision.test,
+        "correction": decision.correction,
+        **counts(rows),
+        "bottlenecks": {b: counts([row for row in rows if row["bottleneck"] == b]) for b in bottlenecks},
     }
 
 
@@ -223,7 +240,11 @@ def _format_p(p_value: float, significance: float) -> str:
     return repr(p_value)
 
 
-def format_class_table(rows_for_class: Sequence[dict[str, Any]], class_name: str, significance: float) -> str:
+def _pm(mean: float, std: float) -> str:
+    return "-" if math.isnan(mean) else f"{mean:.2f} ± {std:.2f}"
+
+
+def format_class_table(rows_for_class: Sequence[dict[str, Any]], class_name: str, decision: Decision) -> str:
     """Plain-text table of one class's scores for the log."""
     n_random = sorted({row["n_random"] for row in rows_for_class})
     n_examples = sorted({row["n_examples"] for row in rows_for_class})
@@ -231,19 +252,24 @@ def format_class_table(rows_for_class: Sequence[dict[str, Any]], class_name: str
         f"class {class_name}: {'/'.join(map(str, n_examples))} images scored, "
         f"{'/'.join(map(str, n_random))} random counterexample sets per concept"
     )
-    table = [("concept", "bottleneck", "alpha", "score", "random", "p-value", "cav acc", "significant")]
+    p_key = f"p_{decision.test}"
+    table = [("concept", "bottleneck", "alpha", "score", f"{decision.confidence:.0%} CI", "random", "d",
+              f"p ({decision.test})", "adjusted", "cav acc", "verdict")]
     for row in rows_for_class:
-        p_value = row["p_value"]
+        learnable = not math.isnan(row["score_mean"])
         table.append(
             (
                 row["concept"],
                 row["bottleneck"],
                 f"{row['alpha']:g}",
-                f"{row['score_mean']:.2f} ± {row['score_std']:.2f}",
-                f"{row['random_mean']:.2f} ± {row['random_std']:.2f}",
-                _format_p(p_value, significance),
+                _pm(row["score_mean"], row["score_std"]),
+                f"{row['score_ci_low']:.2f}-{row['score_ci_high']:.2f}" if learnable and not math.isnan(row["score_ci_low"]) else "-",
+                _pm(row["random_mean"], row["random_std"]),
+                "-" if math.isnan(row["effect_size"]) else f"{row['effect_size']:+.1f}",
+                _format_p(row[p_key], decision.significance),
+                _format_p(row[f"{p_key}_adjusted"], decision.significance),
                 f"{row['cav_accuracy']:.2f}",
-                "yes" if row["significant"] else ("no" if row["cav_learnable"] else "no: CAV not learnable"),
+                row["verdict"],
             )
         )
     widths = [max(len(line[i]) for line in table) for i in range(len(table[0]))]
@@ -269,39 +295,39 @@ def main(argv: Sequence[str] | None = None) -> int:
     params = load_params(params_path)
     runs = read_runs(runs_path)
     check_coverage(runs, params, runs_path, params_path)
-    significance = params.tcav.significance
+    decision = decision_of(params)
+    significance = decision.significance
     try:
         rows = summarise_runs(
-            runs,
-            significance,
-            targets=params.classes,
-            concepts=params.tcav.concepts,
-            bottlenecks=params.tcav.bottlenecks,
-            min_cav_accuracy=params.tcav.min_cav_accuracy,
+            runs, decision, targets=params.classes, concepts=params.tcav.concepts, bottlenecks=params.tcav.bottlenecks
         )
     except ValueError as error:
         raise PipelineError(f"{runs_path}: {error}") from None
 
     rows_by_class = {name: [row for row in rows if row["target"] == name] for name in params.classes}
-    log.info("TCAV scores (mean ± std over CAVs; significant: p < %g, two-sided t-test vs random-vs-random CAVs)", significance)
+    log.info("TCAV scores (mean ± std over CAVs; significant: %s-adjusted p < %g, two-sided %s)",
+             decision.correction, significance, TEST_NAMES[decision.test])
     for name, class_rows in rows_by_class.items():
-        log.info("%s", format_class_table(class_rows, name, significance))
+        log.info("%s", format_class_table(class_rows, name, decision))
 
     plots = out / "plots"
     with atomic_directory(plots) as folder:
         for name, class_rows in rows_by_class.items():
-            plot_class_scores(class_rows, name, folder / f"tcav_{name}.png", significance=significance)
+            plot_class_scores(class_rows, name, folder / f"tcav_{name}.png", significance=significance,
+                              confidence=decision.confidence)
     atomic_write_text(out / "scores.csv", scores_csv(rows))
     atomic_write_text(out / "scores.json", scores_json(rows))
-    summary = metrics(rows, params.tcav.bottlenecks, significance)
+    summary = metrics(rows, params.tcav.bottlenecks, decision)
     atomic_write_json(out / "tcav_metrics.json", summary)
 
     log.info(
-        "%d of %d (class, concept, bottleneck%s) tests significant at p < %g",
+        "%d of %d (class, concept, bottleneck%s) tests significant at %s-adjusted p < %g; %d not learnable",
         summary["significant"],
         summary["tests"],
         ", alpha" if len(params.tcav.alphas) > 1 else "",
+        decision.correction,
         significance,
+        summary["not_learnable"],
     )
     log.info("scores:  %s (and %s)", out / "scores.csv", out / "scores.json")
     log.info("charts:  %s/ (tcav_<class>.png: %s)", plots, ", ".join(params.classes))

@@ -22,8 +22,9 @@ BOTTLENECKS = ["pool1", "conv3"]
 N_RANDOM = 4
 RUN_HEADER = "target,concept,random,bottleneck,alpha,kind,score,magnitude,cav_accuracy,n_examples".split(",")
 SCORE_COLUMNS = [
-    "target", "concept", "bottleneck", "alpha", "score_mean", "score_std", "random_mean", "random_std",
-    "p_value", "significant", "cav_learnable", "cav_accuracy", "cav_accuracy_std", "magnitude_mean", "n_random", "n_examples",
+    "target", "concept", "bottleneck", "alpha", "verdict", "score_mean", "score_std", "score_ci_low", "score_ci_high",
+    "random_mean", "random_std", "effect_size", "p_random", "p_random_adjusted", "p_half", "p_half_adjusted",
+    "significant", "cav_learnable", "cav_accuracy", "cav_accuracy_std", "magnitude_mean", "n_random", "n_examples",
 ]  # fmt: skip
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
@@ -118,7 +119,8 @@ def test_report_writes_scores_metrics_and_charts(project: Path, capsys):
     data = json.loads((results / "scores.json").read_text(encoding="utf-8"), parse_constant=no_constants)
     assert len(data) == len(rows) == len(CLASSES) * len(CONCEPTS) * len(BOTTLENECKS)
     assert all(list(item) == SCORE_COLUMNS for item in data)
-    assert [item["p_value"] for item in data] == [float(r["p_value"]) for r in rows]
+    assert [item["p_random_adjusted"] for item in data] == [float(r["p_random_adjusted"]) for r in rows]
+    assert all(item["p_random_adjusted"] >= item["p_random"] for item in data)
     assert all(item["magnitude_mean"] is None for item in data if (item["target"], item["concept"]) == ("grass", "striped"))
     assert all(isinstance(item["significant"], bool) for item in data)
 

@@ -1,4 +1,4 @@
-"""Tests for method.stats: the t-test against random CAVs and the per-group summary."""
+"""Tests for method.stats: the two tests, effect size, CI, correction and the per-group summary."""
 
 from __future__ import annotations
 
@@ -10,12 +10,16 @@ import pytest
 from scipy import stats as scipy_stats
 from scipy.stats import ttest_ind
 
-from method.stats import SUMMARY_KEYS, decide_significance, mean_std, summarise_runs, ttest_vs_random
+from method.stats import LOWERS, NOT_LEARNABLE, NOT_SIGNIFICANT, RAISES, SCORE_KEYS, SUMMARY_KEYS, UNTESTABLE, \
+    Decision, adjust_p_values, cohens_d, decide_significance, mean_ci, mean_std, summarise_runs, ttest_vs_half, \
+    ttest_vs_random
 
 EXPECTED_KEYS = [
-    "target", "concept", "bottleneck", "alpha", "score_mean", "score_std", "random_mean", "random_std",
-    "p_value", "significant", "cav_learnable", "cav_accuracy", "cav_accuracy_std", "magnitude_mean", "n_random", "n_examples",
+    "target", "concept", "bottleneck", "alpha", "verdict", "score_mean", "score_std", "score_ci_low", "score_ci_high",
+    "random_mean", "random_std", "effect_size", "p_random", "p_random_adjusted", "p_half", "p_half_adjusted",
+    "significant", "cav_learnable", "cav_accuracy", "cav_accuracy_std", "magnitude_mean", "n_random", "n_examples",
 ]  # fmt: skip
+UNCORRECTED = Decision(correction="none")
 
 CONCEPT_SCORES = [0.81, 0.86, 0.92, 0.78, 0.88, 0.95]
 RANDOM_SCORES = [0.42, 0.61, 0.35, 0.55, 0.49, 0.58, 0.31, 0.66, 0.47, 0.52, 0.40, 0.63]
@@ -45,27 +49,80 @@ def concept_runs(target, concept, bottleneck, alpha, scores, **kwargs):
 # --------------------------------------------------------------------------- ttest_vs_random
 
 
-def test_p_value_is_tcavs_student_ttest():
-    # tcav.utils.print_results: `_, p_val = ttest_ind(random_i_ups[bottleneck], i_ups)`
-    expected = ttest_ind(RANDOM_SCORES, CONCEPT_SCORES)[1]
+def test_p_random_is_welchs_ttest():
+    expected = ttest_ind(RANDOM_SCORES, CONCEPT_SCORES, equal_var=False)[1]
     assert ttest_vs_random(CONCEPT_SCORES, RANDOM_SCORES) == pytest.approx(expected, rel=1e-12)
-    # ... which is Student's pooled-variance test, not Welch's (they differ on these samples).
+    # By hand: Welch-Satterthwaite degrees of freedom; differs from Student's pooled test here.
     a, b = np.array(RANDOM_SCORES), np.array(CONCEPT_SCORES)
-    df = a.size + b.size - 2
-    pooled = ((a.size - 1) * a.var(ddof=1) + (b.size - 1) * b.var(ddof=1)) / df
-    t = (a.mean() - b.mean()) / math.sqrt(pooled * (1 / a.size + 1 / b.size))
+    va, vb = a.var(ddof=1) / a.size, b.var(ddof=1) / b.size
+    t = (a.mean() - b.mean()) / math.sqrt(va + vb)
+    df = (va + vb) ** 2 / (va**2 / (a.size - 1) + vb**2 / (b.size - 1))
     by_hand = 2 * scipy_stats.t.sf(abs(t), df)
     assert ttest_vs_random(CONCEPT_SCORES, RANDOM_SCORES) == pytest.approx(by_hand, rel=1e-9)
-    welch = ttest_ind(RANDOM_SCORES, CONCEPT_SCORES, equal_var=False)[1]
-    assert not math.isclose(by_hand, welch, rel_tol=1e-3)
+    student = ttest_ind(RANDOM_SCORES, CONCEPT_SCORES)[1]
+    assert not math.isclose(by_hand, student, rel_tol=1e-3)
+
+
+def test_welch_is_not_fooled_by_a_wide_large_null():
+    # A tight concept against a wide null of many more runs (the shape of a real run): Student's
+    # pooled variance is dominated by the null's spread; Welch's test uses each sample's own.
+    rng = np.random.default_rng(0)
+    concept = list(0.8 + rng.normal(0, 0.02, 10))
+    null = list(np.clip(rng.normal(0.5, 0.4, 90), 0, 1))
+    assert ttest_vs_random(concept, null) < ttest_ind(null, concept)[1] / 10
 
 
 def test_p_value_is_nan_when_undefined():
     assert math.isnan(ttest_vs_random([0.5, 0.5, 0.5], [0.5, 0.5, 0.5, 0.5]))  # 0 / 0
-    assert math.isnan(ttest_vs_random([0.7], [0.5]))  # no degrees of freedom
+    assert math.isnan(ttest_vs_random([0.7], [0.5, 0.6]))  # one concept score: no variance
     assert math.isnan(ttest_vs_random([], [0.5, 0.6, 0.4]))
     # Constant but different samples are as significant as it gets (t is infinite).
     assert ttest_vs_random([1.0, 1.0, 1.0], [0.5, 0.5, 0.5]) == 0.0
+
+
+def test_p_half_is_the_papers_one_sample_test_against_one_half():
+    expected = scipy_stats.ttest_1samp(CONCEPT_SCORES, 0.5).pvalue
+    assert ttest_vs_half(CONCEPT_SCORES) == pytest.approx(expected, rel=1e-12)
+    assert ttest_vs_half([0.45, 0.55, 0.5, 0.52, 0.48]) > 0.5
+    assert ttest_vs_half([1.0, 1.0, 1.0]) == 0.0
+    assert math.isnan(ttest_vs_half([0.5, 0.5]))
+    assert math.isnan(ttest_vs_half([0.9]))
+
+
+def test_confidence_interval_is_the_t_interval_clipped_to_the_unit_range():
+    low, high = mean_ci(CONCEPT_SCORES, 0.95)
+    expected = scipy_stats.t.interval(0.95, len(CONCEPT_SCORES) - 1, loc=np.mean(CONCEPT_SCORES),
+                                      scale=scipy_stats.sem(CONCEPT_SCORES))
+    assert (low, high) == pytest.approx(expected, rel=1e-12)
+    assert mean_ci(CONCEPT_SCORES, 0.99)[0] < low  # wider at a higher level
+    assert mean_ci([0.9, 1.0, 1.0, 0.95], 0.95)[1] == 1.0  # clipped
+    assert all(math.isnan(v) for v in mean_ci([0.4], 0.95))
+
+
+def test_cohens_d_uses_the_average_of_the_two_variances():
+    d = cohens_d(CONCEPT_SCORES, RANDOM_SCORES)
+    spread = math.sqrt((np.var(CONCEPT_SCORES, ddof=1) + np.var(RANDOM_SCORES, ddof=1)) / 2)
+    assert d == pytest.approx((np.mean(CONCEPT_SCORES) - np.mean(RANDOM_SCORES)) / spread)
+    assert d > 0 and cohens_d(RANDOM_SCORES, CONCEPT_SCORES) == pytest.approx(-d)
+    assert math.isnan(cohens_d([1.0, 1.0], [0.5, 0.5]))
+
+
+@pytest.mark.parametrize("correction, expected", [
+    ("holm", [0.04, 0.06, 0.06, 0.5]),  # step-down: 4p, 3p, max(2p, previous), p
+    ("bonferroni", [0.04, 0.08, 0.12, 1.0]),
+    ("bh", [0.04, 0.04, 0.04, 0.5]),
+    ("none", [0.01, 0.02, 0.03, 0.5]),
+])  # fmt: skip
+def test_corrections_by_hand(correction, expected):
+    assert adjust_p_values([0.01, 0.02, 0.03, 0.5], correction) == pytest.approx(expected)
+
+
+def test_nan_p_values_stay_nan_and_leave_the_family():
+    adjusted = adjust_p_values([0.01, math.nan, 0.02], "bonferroni")
+    assert adjusted[0] == pytest.approx(0.02) and adjusted[2] == pytest.approx(0.04)  # family of 2, not 3
+    assert math.isnan(adjusted[1])
+    with pytest.raises(ValueError, match="correction"):
+        adjust_p_values([0.1], "sidak")
 
 
 def test_mean_std_is_population_std():
@@ -83,15 +140,19 @@ def test_summary_row_for_one_group():
     rows[0]["cav_accuracy"] = 0.6
     rows[1]["magnitude"] = math.nan
     rows += null_runs("fire", "conv3", 0.1, RANDOM_SCORES)  # 12 ordered pairs
-    (summary,) = summarise_runs(rows, 0.05)
+    (summary,) = summarise_runs(rows, UNCORRECTED)
     assert list(summary) == EXPECTED_KEYS == list(SUMMARY_KEYS)
     assert (summary["target"], summary["concept"], summary["bottleneck"], summary["alpha"]) == ("fire", "red", "conv3", 0.1)
     assert summary["score_mean"] == pytest.approx(np.mean(CONCEPT_SCORES))
     assert summary["score_std"] == pytest.approx(np.std(CONCEPT_SCORES, ddof=0))
     assert summary["random_mean"] == pytest.approx(np.mean(RANDOM_SCORES))
     assert summary["random_std"] == pytest.approx(np.std(RANDOM_SCORES, ddof=0))
-    assert summary["p_value"] == pytest.approx(ttest_ind(RANDOM_SCORES, CONCEPT_SCORES)[1], rel=1e-12)
-    assert summary["significant"] is True
+    assert summary["p_random"] == pytest.approx(ttest_ind(RANDOM_SCORES, CONCEPT_SCORES, equal_var=False)[1], rel=1e-12)
+    assert summary["p_half"] == pytest.approx(scipy_stats.ttest_1samp(CONCEPT_SCORES, 0.5).pvalue, rel=1e-12)
+    assert summary["p_random_adjusted"] == summary["p_random"]  # a family of one
+    assert (summary["score_ci_low"], summary["score_ci_high"]) == pytest.approx(mean_ci(CONCEPT_SCORES, 0.95))
+    assert summary["effect_size"] == pytest.approx(cohens_d(CONCEPT_SCORES, RANDOM_SCORES))
+    assert summary["significant"] is True and summary["verdict"] == RAISES
     accuracies = [0.6] + [0.9] * 5
     assert summary["cav_accuracy"] == pytest.approx(np.mean(accuracies))
     assert summary["cav_accuracy_std"] == pytest.approx(np.std(accuracies))
@@ -105,41 +166,74 @@ def test_clear_concept_is_significant_and_null_like_is_not():
     rows = concept_runs("fire", "red", "conv3", 0.1, CONCEPT_SCORES)
     rows += concept_runs("fire", "striped", "conv3", 0.1, null_like)
     rows += null_runs("fire", "conv3", 0.1, RANDOM_SCORES)
-    by_concept = {s["concept"]: s for s in summarise_runs(rows, 0.05)}
-    assert by_concept["red"]["significant"] is True and by_concept["red"]["p_value"] < 1e-4
-    assert by_concept["striped"]["significant"] is False and by_concept["striped"]["p_value"] > 0.5
+    by_concept = {s["concept"]: s for s in summarise_runs(rows)}
+    assert by_concept["red"]["significant"] is True and by_concept["red"]["p_random_adjusted"] < 1e-4
+    assert by_concept["striped"]["significant"] is False and by_concept["striped"]["p_random"] > 0.5
+    assert by_concept["striped"]["verdict"] == NOT_SIGNIFICANT
 
 
 def test_concept_below_random_is_significant_too():
     rows = concept_runs("fire", "blue", "conv3", 0.1, [0.05, 0.1, 0.12, 0.08])
     rows += null_runs("fire", "conv3", 0.1, RANDOM_SCORES)
-    (summary,) = summarise_runs(rows, 0.05)
+    (summary,) = summarise_runs(rows)
     assert summary["significant"] is True  # two-sided
+    assert summary["verdict"] == LOWERS
 
 
 def test_nan_p_value_is_not_significant():
     rows = concept_runs("fire", "red", "conv3", 0.1, [0.5, 0.5, 0.5])
     rows += null_runs("fire", "conv3", 0.1, [0.5], n_sets=3)
-    (summary,) = summarise_runs(rows, 0.05)
-    assert math.isnan(summary["p_value"])
-    assert summary["significant"] is False
+    (summary,) = summarise_runs(rows)
+    assert math.isnan(summary["p_random"]) and math.isnan(summary["p_random_adjusted"])
+    assert summary["significant"] is False and summary["verdict"] == UNTESTABLE
+
+
+def summary(p_random, accuracy=0.9, p_half=0.5, score=0.9):
+    """A summary dict as summarise_group leaves it, for decide_significance."""
+    row = {key: 0.5 for key in SCORE_KEYS}
+    row.update(score_mean=score, p_random=p_random, p_half=p_half, cav_accuracy=accuracy, verdict=UNTESTABLE)
+    return row
 
 
 def test_significance_is_strictly_below_the_level():
-    summaries = [{"p_value": p, "cav_accuracy": 0.9} for p in (0.05, 0.0499999, math.nan)]
-    decide_significance(summaries, 0.05)
+    summaries = [summary(p) for p in (0.05, 0.0499999, math.nan)]
+    decide_significance(summaries, UNCORRECTED)
     assert [s["significant"] for s in summaries] == [False, True, False]
     with pytest.raises(ValueError, match="significance"):
-        decide_significance(summaries, 1.5)
+        Decision(significance=1.5)
 
 
-def test_unlearnable_cavs_are_never_significant():
-    summaries = [{"p_value": 1e-6, "cav_accuracy": acc} for acc in (0.69, 0.7, 0.95)]
-    decide_significance(summaries, 0.05, min_cav_accuracy=0.7)
+def test_significant_uses_the_adjusted_p_value():
+    # Each alone would pass at 0.05; as a family of three, Holm keeps only the smallest.
+    summaries = [summary(p) for p in (0.01, 0.03, 0.04)]
+    decide_significance(summaries, Decision(correction="holm"))
+    assert [s["p_random_adjusted"] for s in summaries] == pytest.approx([0.03, 0.06, 0.06])
+    assert [s["p_random"] for s in summaries] == [0.01, 0.03, 0.04]  # raw kept
+    assert [s["significant"] for s in summaries] == [True, False, False]
+    decide_significance(summaries, Decision(correction="bh"))
+    assert [s["significant"] for s in summaries] == [True, True, True]  # all adjusted to 0.04
+
+
+def test_the_deciding_test_is_selectable_and_both_are_adjusted():
+    summaries = [summary(0.001, p_half=0.2), summary(0.3, p_half=0.0001)]
+    decide_significance(summaries, Decision(test="half"))
+    assert [s["significant"] for s in summaries] == [False, True]
+    assert summaries[0]["p_half_adjusted"] == pytest.approx(0.2)  # Holm: max(2 * 0.0001, 0.2)
+    assert summaries[0]["p_random_adjusted"] == pytest.approx(0.002)
+    with pytest.raises(ValueError, match="test"):
+        Decision(test="welch")
+
+
+def test_unlearnable_cavs_get_no_score_and_leave_the_family():
+    summaries = [summary(0.02, accuracy=acc) for acc in (0.69, 0.7, 0.95)]
+    decide_significance(summaries, Decision(min_cav_accuracy=0.7, correction="bonferroni"))
     assert [s["cav_learnable"] for s in summaries] == [False, True, True]
-    assert [s["significant"] for s in summaries] == [False, True, True]
+    assert [s["significant"] for s in summaries] == [False, True, True]  # family of 2: 0.04
+    assert summaries[0]["verdict"] == NOT_LEARNABLE
+    assert all(math.isnan(summaries[0][key]) for key in SCORE_KEYS)
+    assert summaries[0]["cav_accuracy"] == 0.69  # still reported
     with pytest.raises(ValueError, match="min_cav_accuracy"):
-        decide_significance(summaries, 0.05, min_cav_accuracy=1.5)
+        Decision(min_cav_accuracy=1.5)
 
 
 def test_grouping_keeps_alphas_and_bottlenecks_apart():
@@ -149,7 +243,7 @@ def test_grouping_keeps_alphas_and_bottlenecks_apart():
     for (bottleneck, alpha), (concept_level, null_level) in layout.items():
         rows += concept_runs("fire", "red", bottleneck, alpha, [concept_level - 0.01, concept_level + 0.01, concept_level])
         rows += null_runs("fire", bottleneck, alpha, [null_level - 0.02, null_level + 0.02], n_sets=3)
-    summaries = summarise_runs(rows, 0.05, bottlenecks=["pool1", "conv3"])
+    summaries = summarise_runs(rows, bottlenecks=["pool1", "conv3"])
     assert [(s["bottleneck"], s["alpha"]) for s in summaries] == [("pool1", 0.1), ("pool1", 1.0), ("conv3", 0.1)]
     for s in summaries:
         concept_level, null_level = layout[(s["bottleneck"], s["alpha"])]
@@ -166,7 +260,7 @@ def test_order_follows_the_given_lists_and_alphas_ascend():
         rows += null_runs(target, bottleneck, alpha, [0.4, 0.6], n_sets=2)
     keys = [
         (s["target"], s["concept"], s["bottleneck"], s["alpha"])
-        for s in summarise_runs(rows, 0.05, targets=["fire", "water"], concepts=["a", "b"], bottlenecks=["pool1", "conv3"])
+        for s in summarise_runs(rows, targets=["fire", "water"], concepts=["a", "b"], bottlenecks=["pool1", "conv3"])
     ]
     expected = list(itertools.product(["fire", "water"], ["a", "b"], ["pool1", "conv3"], [0.1, 1.0]))
     assert keys == expected
@@ -177,7 +271,7 @@ def test_group_without_random_runs_is_an_error_naming_it():
     rows += null_runs("fire", "conv3", 1.0, RANDOM_SCORES)  # other alpha
     rows += null_runs("water", "conv3", 0.1, RANDOM_SCORES)  # other class
     with pytest.raises(ValueError) as raised:
-        summarise_runs(rows, 0.05)
+        summarise_runs(rows)
     message = str(raised.value)
     assert "'fire'" in message and "'conv3'" in message and "0.1" in message
 
@@ -185,6 +279,6 @@ def test_group_without_random_runs_is_an_error_naming_it():
 def test_duplicate_run_and_unknown_kind_are_errors():
     rows = concept_runs("fire", "red", "conv3", 0.1, [0.8, 0.9]) + null_runs("fire", "conv3", 0.1, RANDOM_SCORES)
     with pytest.raises(ValueError, match="two runs"):
-        summarise_runs(rows + [dict(rows[0])], 0.05)
+        summarise_runs(rows + [dict(rows[0])])
     with pytest.raises(ValueError, match="kind"):
-        summarise_runs(rows + [run("fire", "red", "random500_9", "conv3", 0.1, 0.5, kind="other")], 0.05)
+        summarise_runs(rows + [run("fire", "red", "random500_9", "conv3", 0.1, 0.5, kind="other")])
