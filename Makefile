@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed-$(shell cksum < requirements.txt | cut -d' ' -f1)
 export PATH := $(BIN):$(PATH)
 export DVC_NO_ANALYTICS := 1
 
-.PHONY: install run test bench clean-results
+.PHONY: install browser run test bench clean-results
 
 install: $(STAMP)
 
@@ -25,7 +25,11 @@ $(STAMP): requirements.txt
 run: install .dvc/config
 	$(BIN)/dvc repro
 
-test: install
+# The report test opens report.html in Debian's Chromium (driven by Playwright, no download).
+browser:
+	command -v chromium >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq chromium; }
+
+test: install browser
 	$(PYTHON) -m pytest
 
 bench: install .dvc/config

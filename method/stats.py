@@ -37,6 +37,14 @@ score along it says nothing about the concept however consistent it is. Its accu
 reported. Leaving it out of the family is independent filtering: the filter looks at CAV
 accuracy, never at the scores being tested.
 
+The model comes before both: TCAV explains how a model decides a class, so a class the model
+does not recognise on held-out images (its predictions of the class are no more often right
+than chance: one-sided Fisher exact test on the test split's confusion matrix, see
+:func:`recognition_p_values`) has no decision to explain. Its concepts are reported with their
+scores and raw p-values but are never significant and leave the family. This matters: a
+network trained on random labels still responds to colour in consistent directions, and on
+the built-in data TCAV's t-tests, even Holm-corrected, call most concepts significant for it.
+
 Summarising is split into steps: :func:`group_runs` (rows -> groups and null pools),
 :func:`summarise_group` (per-group numbers, no decision), :func:`decide_significance` (a pass
 over *all* groups: learnability, correction, decision) and :func:`summarise_runs` which runs
@@ -100,8 +108,9 @@ RAISES = "raises class"  # significant, score above 0.5: the concept pushes imag
 LOWERS = "lowers class"  # significant, score below 0.5: the concept pushes images away from it
 NOT_SIGNIFICANT = "not significant"
 NOT_LEARNABLE = "CAV not learnable here"
+NOT_RECOGNISED = "model does not recognise class"  # held-out predictions no better than chance
 UNTESTABLE = "untestable"  # the test is undefined (e.g. constant, equal samples)
-VERDICTS: tuple[str, ...] = (RAISES, LOWERS, NOT_SIGNIFICANT, NOT_LEARNABLE, UNTESTABLE)
+VERDICTS: tuple[str, ...] = (RAISES, LOWERS, NOT_SIGNIFICANT, NOT_LEARNABLE, NOT_RECOGNISED, UNTESTABLE)
 
 #: Which test decides ``significant``: tcav's (vs random CAVs) or the paper's (vs 0.5).
 TESTS: dict[str, str] = {"random": "p_random", "half": "p_half"}
@@ -227,6 +236,32 @@ def cohens_d(concept_scores: Sequence[float], random_scores: Sequence[float]) ->
     return float((np.mean(concept) - np.mean(random)) / spread)
 
 
+def recognition_p_values(matrix: Sequence[Sequence[int]]) -> list[float]:
+    """Per class, a one-sided p-value that the model recognises it better than chance.
+
+    ``matrix`` is a confusion matrix (rows: true class, columns: predicted class). For class
+    ``c`` the 2x2 table is (true c, not c) x (predicted c, not c); Fisher's exact test asks
+    whether predicting ``c`` is more frequent among true-``c`` images than among the others.
+    A model that predicts ``c`` for everything, or at random, gets a large p. NaN when the
+    class has no images or every image is of that class.
+    """
+    counts = np.asarray(matrix, dtype=np.int64)
+    if counts.ndim != 2 or counts.shape[0] != counts.shape[1]:
+        raise ValueError(f"a confusion matrix must be square, got shape {counts.shape}")
+    p_values = []
+    for c in range(len(counts)):
+        hit = counts[c, c]
+        miss = counts[c].sum() - hit
+        false_alarm = counts[:, c].sum() - hit
+        rest = counts.sum() - hit - miss - false_alarm
+        if hit + miss == 0 or false_alarm + rest == 0:
+            p_values.append(math.nan)
+            continue
+        table = [[hit, miss], [false_alarm, rest]]
+        p_values.append(float(_scipy_stats.fisher_exact(table, alternative="greater").pvalue))
+    return p_values
+
+
 def adjust_p_values(p_values: Sequence[float], correction: str) -> list[float]:
     """Adjusted p-values of one family of tests (``correction`` a key of :data:`CORRECTIONS`).
 
@@ -341,9 +376,13 @@ def summarise_group(
     }
 
 
-def decide_significance(summaries: Sequence[dict[str, Any]], decision: Decision) -> None:
+def decide_significance(summaries: Sequence[dict[str, Any]], decision: Decision,
+                        unrecognised: Iterable[str] = ()) -> None:
     """Set ``cav_learnable``, the adjusted p-values, ``significant`` and ``verdict`` in place.
 
+    0. Groups of a class in ``unrecognised`` (the model does not recognise it, see
+       :func:`recognition_p_values`) keep their scores and raw p-values, get NaN adjusted
+       p-values and the verdict :data:`NOT_RECOGNISED`, and leave the family.
     1. ``cav_learnable``: mean held-out CAV accuracy >= ``decision.min_cav_accuracy``. A group
        that is not learnable has its score columns (:data:`SCORE_KEYS`) set to NaN and the
        verdict :data:`NOT_LEARNABLE`; it leaves the family.
@@ -354,14 +393,18 @@ def decide_significance(summaries: Sequence[dict[str, Any]], decision: Decision)
        :data:`LOWERS`); otherwise :data:`NOT_SIGNIFICANT`, or :data:`UNTESTABLE` when the
        deciding p-value is NaN.
     """
+    unrecognised = set(unrecognised)
     family = []
     for summary in summaries:
         summary["cav_learnable"] = bool(summary["cav_accuracy"] >= decision.min_cav_accuracy)
-        if summary["cav_learnable"]:
-            family.append(summary)
-        else:
+        if not summary["cav_learnable"]:
             for key in SCORE_KEYS:
                 summary[key] = math.nan
+        elif summary["target"] in unrecognised:
+            for raw_key in TESTS.values():
+                summary[f"{raw_key}_adjusted"] = math.nan
+        else:
+            family.append(summary)
     for raw_key in TESTS.values():
         adjusted = adjust_p_values([summary[raw_key] for summary in family], decision.correction)
         for summary, value in zip(family, adjusted):
@@ -372,6 +415,8 @@ def decide_significance(summaries: Sequence[dict[str, Any]], decision: Decision)
         summary["significant"] = bool(summary["cav_learnable"] and p_value < decision.significance)
         if not summary["cav_learnable"]:
             summary["verdict"] = NOT_LEARNABLE
+        elif summary["target"] in unrecognised:
+            summary["verdict"] = NOT_RECOGNISED
         elif math.isnan(p_value):
             summary["verdict"] = UNTESTABLE
         elif summary["significant"]:
@@ -395,12 +440,14 @@ def summarise_runs(
     targets: Sequence[str] | None = None,
     concepts: Sequence[str] | None = None,
     bottlenecks: Sequence[str] | None = None,
+    unrecognised: Iterable[str] = (),
 ) -> list[dict[str, Any]]:
     """One summary dict (keys :data:`SUMMARY_KEYS`) per (target, concept, bottleneck, alpha).
 
     Groups are the ``kind == "concept"`` rows; each is tested against the ``kind == "random"``
     rows of the same target, bottleneck and alpha, then all are judged together by
-    :func:`decide_significance` under ``decision``. Order: targets as in ``targets``, then
+    :func:`decide_significance` under ``decision`` (``unrecognised``: classes the model does
+    not recognise, never significant). Order: targets as in ``targets``, then
     concepts as in ``concepts``, bottlenecks as in ``bottlenecks`` (values not listed follow
     the listed ones, in the order first met), alphas ascending.
 
@@ -426,5 +473,5 @@ def summarise_runs(
                 f"bottleneck={bottleneck!r}, alpha={alpha!r}: nothing to test the concept scores against"
             )
         summaries.append(summarise_group(key, groups[key], random_rows, decision.confidence))
-    decide_significance(summaries, decision)
+    decide_significance(summaries, decision, unrecognised)
     return [{key: summary[key] for key in SUMMARY_KEYS} for summary in summaries]

@@ -37,6 +37,28 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
         raise
 
 
+def npz_bytes(arrays: dict) -> bytes:
+    """``arrays`` as ``.npz`` bytes (loadable by ``numpy.load``), byte-identical for equal input.
+
+    ``numpy.savez`` stamps each member with the current time; this writes the same format
+    with a fixed timestamp so that a rerun gives the same file (and DVC the same hash).
+    """
+    import io
+    import zipfile
+
+    import numpy as np
+
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        for name, array in arrays.items():
+            member = io.BytesIO()
+            np.lib.format.write_array(member, np.asarray(array), allow_pickle=False)
+            info = zipfile.ZipInfo(f"{name}.npy", date_time=(1980, 1, 1, 0, 0, 0))
+            info.compress_type = zipfile.ZIP_DEFLATED
+            archive.writestr(info, member.getvalue())
+    return buffer.getvalue()
+
+
 def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)

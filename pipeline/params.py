@@ -90,6 +90,7 @@ class TrainParams(_Strict):
     epochs: int = Field(20, ge=1, le=10_000)
     batch_size: int = Field(32, ge=1, le=65_536)
     learning_rate: float = Field(0.003, gt=0, le=10)
+    random_labels: bool = False
 
     @field_validator("conv_filters")
     @classmethod
@@ -127,6 +128,13 @@ class TcavParams(_Strict):
         return values
 
 
+class ViewsParams(_Strict):
+    images_per_class: int = Field(2, ge=1, le=100)
+    max_channels: int = Field(16, ge=1, le=1024)
+    projection: Literal["pca", "tsne"] = "pca"
+    projection_images: int = Field(40, ge=2, le=100_000)
+
+
 class Params(_Strict):
     seed: int = Field(ge=0, le=2**31 - 1)
     classes: list[str] = Field(min_length=2)
@@ -134,6 +142,7 @@ class Params(_Strict):
     preprocess: PreprocessParams = PreprocessParams()
     train: TrainParams = TrainParams()
     tcav: TcavParams
+    views: ViewsParams = ViewsParams()
 
     @field_validator("classes")
     @classmethod

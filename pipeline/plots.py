@@ -1,4 +1,4 @@
-"""Per-class TCAV score charts (matplotlib, Agg, byte-identical output for identical input)."""
+"""Per-class TCAV score charts and the shared chart style (matplotlib, Agg, byte-identical output)."""
 
 from __future__ import annotations
 
@@ -179,8 +179,20 @@ def render_class_scores(
         figure.text(
             LEFT / width, 0.1 / height, "\n".join(footnote), ha="left", va="bottom", fontsize=8, color="0.3"
         )
-        buffer = io.BytesIO()
-        figure.savefig(buffer, format="png", dpi=DPI, metadata={"Software": None})
+        return png_bytes(figure)
+
+
+def new_figure(width: float, height: float) -> Figure:
+    """A pyplot-free figure of ``width`` x ``height`` inches at the charts' dpi."""
+    figure = Figure(figsize=(width, height), dpi=DPI)
+    FigureCanvasAgg(figure)
+    return figure
+
+
+def png_bytes(figure: Figure) -> bytes:
+    """The figure as PNG bytes without software/date metadata (byte-identical reruns)."""
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=DPI, metadata={"Software": None})
     return buffer.getvalue()
 
 

@@ -1,19 +1,23 @@
-"""Report stage: per-class TCAV scores with significance, as a table, JSON, metrics and charts.
+"""Report stage: per-class TCAV scores with their statistics, charts and one HTML page.
 
 ``python -m pipeline.report [--params params.yaml] [--runs results/tcav/runs.csv] [--out results]``
+(and ``--metrics``, ``--history``, ``--views`` for the train and views stages' outputs).
 
-Reads the tcav stage's per-CAV table, summarises it with :func:`method.stats.summarise_runs`
-(one row per class, concept, bottleneck and alpha; t-test against random-vs-random CAVs) and
-writes, each atomically (a failed run leaves the previous outputs in place):
+Reads the tcav stage's per-CAV table and summarises it with :func:`method.stats.summarise_runs`
+(one row per class, concept, bottleneck and alpha; both tests, corrected over the run, see
+``method/stats.py``). Classes the model does not recognise on the test split (confusion matrix
+of the views stage) are never significant. Writes, each atomically (a failed run leaves the
+previous outputs in place):
 
 - ``<out>/scores.csv`` and ``<out>/scores.json``: the summary rows, columns
   :data:`method.stats.SUMMARY_KEYS`. Floats are written with ``repr`` (exact, byte-stable);
-  an undefined value (NaN: a p-value of two constant equal samples, a magnitude whose
-  derivatives were all zero) is an empty CSV cell and a JSON ``null``.
+  an undefined value (NaN: the score of a CAV that is not learnable, a p-value of two constant
+  equal samples) is an empty CSV cell and a JSON ``null``.
 - ``<out>/tcav_metrics.json``: counts of significant tests, per bottleneck and in total, for
   ``dvc metrics show``.
-- ``<out>/plots/tcav_<class>.png``: one chart per class. The folder is replaced as a whole,
-  so it belongs to this stage only.
+- ``<out>/plots/*.png``: every chart (see :mod:`pipeline.report_charts`). The folder is
+  replaced as a whole, so it belongs to this stage only.
+- ``<out>/report.html``: one self-contained page with all of it (:mod:`pipeline.html_report`).
 """
 
 from __future__ import annotations
@@ -28,12 +32,13 @@ import sys
 from pathlib import Path
 from typing import Any, Sequence
 
-from method.stats import KIND_CONCEPT, KIND_RANDOM, LOWERS, NOT_LEARNABLE, RAISES, RUN_KEYS, SUMMARY_KEYS, Decision, \
-    summarise_runs
+from method.stats import KIND_CONCEPT, KIND_RANDOM, LOWERS, NOT_LEARNABLE, NOT_RECOGNISED, RAISES, RUN_KEYS, \
+    SUMMARY_KEYS, Decision, recognition_p_values, summarise_runs
 from pipeline.errors import PipelineError, stage_main
 from pipeline.fsutil import atomic_directory, atomic_write_json, atomic_write_text
 from pipeline.params import Params, load_params
-from pipeline.plots import plot_class_scores
+from pipeline import html_report
+from pipeline.report_charts import build_sections, read_model_views
 
 log = logging.getLogger(__name__)
 
@@ -195,37 +200,48 @@ TEST_NAMES = {
 }
 
 
+def decision_text(decision: Decision) -> str:
+    """One line saying what ``significant`` means under ``decision``."""
+    correction = {"holm": "Holm", "bonferroni": "Bonferroni", "bh": "Benjamini-Hochberg", "none": "no"}[decision.correction]
+    return (f"{TEST_NAMES[decision.test]} (two-sided), {correction} correction over all tests of the run, "
+            f"adjusted p < {decision.significance:g}; CAV accuracy at least {decision.min_cav_accuracy:g}; "
+            "and the model recognises the class on held-out images")
+
+
 def decision_of(params: Params) -> Decision:
     """The statistical decision rule ``params.tcav`` asks for."""
     t = params.tcav
     return Decision(t.significance, t.test, t.correction, t.min_cav_accuracy, t.confidence)
 
 
-def metrics(rows: Sequence[dict[str, Any]], bottlenecks: Sequence[str], decision: Decision) -> dict[str, Any]:
+def metrics(rows: Sequence[dict[str, Any]], bottlenecks: Sequence[str]) -> dict[str, Any]:
     """Small summary for ``dvc metrics show`` and ``dvc metrics diff``.
 
-    Per bottleneck: ``significant`` (class, concept) pairs, split into ``raises`` (score above
-    0.5) and ``lowers``; ``tests`` run (learnable pairs); ``not_learnable`` pairs; the mean
-    held-out ``cav_accuracy`` of the concept CAVs there. With several alphas every count is of
-    (class, concept, alpha).
+    In total and per bottleneck: ``significant`` (class, concept) pairs, of which ``raises``
+    (score above 0.5); ``tests`` (learnable pairs); ``not_learnable`` pairs; the mean held-out
+    ``cav_accuracy`` of the concept CAVs. In total also ``lowers`` and ``not_recognised`` (pairs
+    of a class the model does not recognise). The decision rule itself is in params
+    (``dvc params diff``). With several alphas every count is of (class, concept, alpha).
     """
-    def counts(chosen: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    def counts(chosen: Sequence[dict[str, Any]], detail: bool) -> dict[str, Any]:
         accuracies = [row["cav_accuracy"] for row in chosen if math.isfinite(row["cav_accuracy"])]
-        return {
+        counted = {
             "significant": sum(row["significant"] for row in chosen),
             "raises": sum(row["verdict"] == RAISES for row in chosen),
             "lowers": sum(row["verdict"] == LOWERS for row in chosen),
-            "tests": sum(row["cav_learnable"] for row in chosen),
+            "tests": sum(row["cav_learnable"] for row in chosen),  # incl. not recognised: tested, then withheld
             "not_learnable": sum(row["verdict"] == NOT_LEARNABLE for row in chosen),
+            "not_recognised": sum(row["verdict"] == NOT_RECOGNISED for row in chosen),
             "cav_accuracy": round(sum(accuracies) / len(accuracies), 4) if accuracies else None,
         }
+        if not detail:  # keep `dvc metrics show` readable: per layer, the headline numbers only
+            for key in ("lowers", "not_recognised"):
+                del counted[key]
+        return counted
 
     return {
-        "significance": decision.significance,
-        "test": decision.test,
-        "correction": decision.correction,
-        **counts(rows),
-        "bottlenecks": {b: counts([row for row in rows if row["bottleneck"] == b]) for b in bottlenecks},
+        **counts(rows, True),
+        "bottlenecks": {b: counts([row for row in rows if row["bottleneck"] == b], False) for b in bottlenecks},
     }
 
 
@@ -284,8 +300,18 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m pipeline.report", description=__doc__.split("\n\n")[0])
     parser.add_argument("--params", default="params.yaml", help="parameters file (default: %(default)s)")
     parser.add_argument("--runs", default="results/tcav/runs.csv", help="per-CAV table of the tcav stage (default: %(default)s)")
-    parser.add_argument("--out", default="results", help="folder for scores, metrics and plots/ (default: %(default)s)")
+    parser.add_argument("--metrics", default="results/metrics.json", help="the train stage's metrics (default: %(default)s)")
+    parser.add_argument("--history", default="results/train_history.csv", help="the train stage's history (default: %(default)s)")
+    parser.add_argument("--views", default="results/views", help="the views stage's folder (default: %(default)s)")
+    parser.add_argument("--out", default="results", help="folder for scores, metrics, plots/ and report.html (default: %(default)s)")
     return parser.parse_args(argv)
+
+
+def recognised_classes(confusion: dict[str, Any], significance: float) -> tuple[list[str], dict[str, float]]:
+    """Classes the model does not recognise better than chance, and every class's p-value."""
+    p_values = dict(zip(confusion["classes"], recognition_p_values(confusion["matrix"])))
+    unrecognised = [name for name, p in p_values.items() if not p < significance]
+    return unrecognised, p_values
 
 
 @stage_main
@@ -295,12 +321,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     params = load_params(params_path)
     runs = read_runs(runs_path)
     check_coverage(runs, params, runs_path, params_path)
+    views = read_model_views(Path(args.metrics), Path(args.history), Path(args.views), params.classes)
     decision = decision_of(params)
     significance = decision.significance
+    unrecognised, recognition = recognised_classes(views.confusion, significance)
+    for name in unrecognised:
+        log.warning("the model does not recognise class %r better than chance on the test split (p = %s): "
+                    "none of its concepts can be significant", name, _format_p(recognition[name], significance))
     try:
-        rows = summarise_runs(
-            runs, decision, targets=params.classes, concepts=params.tcav.concepts, bottlenecks=params.tcav.bottlenecks
-        )
+        rows = summarise_runs(runs, decision, targets=params.classes, concepts=params.tcav.concepts,
+                              bottlenecks=params.tcav.bottlenecks, unrecognised=unrecognised)
     except ValueError as error:
         raise PipelineError(f"{runs_path}: {error}") from None
 
@@ -310,15 +340,27 @@ def main(argv: Sequence[str] | None = None) -> int:
     for name, class_rows in rows_by_class.items():
         log.info("%s", format_class_table(class_rows, name, decision))
 
+    sections = build_sections(rows, runs, views, params)
+    notes = [f"The model does not recognise class {name} better than chance on the test split "
+             f"(Fisher exact p = {_format_p(recognition[name], significance)}): its concepts are never significant."
+             for name in unrecognised]
+    page = html_report.render(html_report.ReportContent(
+        title=f"TCAV report: {', '.join(params.classes)}",
+        rows=rows, classes=params.classes, bottlenecks=params.tcav.bottlenecks,
+        decision_text=decision_text(decision), significance=significance, confidence=decision.confidence,
+        model_metrics=views.metrics, params_text=params_path.read_text(encoding="utf-8"), sections=sections,
+        notes=notes,
+    ))
     plots = out / "plots"
     with atomic_directory(plots) as folder:
-        for name, class_rows in rows_by_class.items():
-            plot_class_scores(class_rows, name, folder / f"tcav_{name}.png", significance=significance,
-                              confidence=decision.confidence)
+        for _, _, charts in sections:
+            for chart in charts:
+                (folder / chart.name).write_bytes(chart.png)
     atomic_write_text(out / "scores.csv", scores_csv(rows))
     atomic_write_text(out / "scores.json", scores_json(rows))
-    summary = metrics(rows, params.tcav.bottlenecks, decision)
+    summary = metrics(rows, params.tcav.bottlenecks)
     atomic_write_json(out / "tcav_metrics.json", summary)
+    atomic_write_text(out / "report.html", page)
 
     log.info(
         "%d of %d (class, concept, bottleneck%s) tests significant at %s-adjusted p < %g; %d not learnable",
@@ -329,8 +371,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         significance,
         summary["not_learnable"],
     )
+    log.info("report:  %s (open it in a browser; it needs no network)", out / "report.html")
     log.info("scores:  %s (and %s)", out / "scores.csv", out / "scores.json")
-    log.info("charts:  %s/ (tcav_<class>.png: %s)", plots, ", ".join(params.classes))
+    log.info("charts:  %s/ (%d PNG files)", plots, sum(len(charts) for _, _, charts in sections))
     log.info("metrics: %s (dvc metrics show)", out / "tcav_metrics.json")
     return 0
 

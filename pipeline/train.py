@@ -1,6 +1,7 @@
 """Stage ``train``: fit the small CNN on the preprocessed class images.
 
-Writes the Keras model, ``results/metrics.json`` (accuracy and loss per split) and a
+Writes the Keras model, the same network untrained (its initial weights, for the report's
+before/after feature maps), ``results/metrics.json`` (accuracy and loss per split) and a
 per-epoch history CSV that ``dvc plots`` draws.
 """
 
@@ -47,8 +48,39 @@ def background_images(count: int, size: int, seed: int) -> np.ndarray:
                      for _, image in generate("random", "background", count, size=max(size, 32), seed=seed)])
 
 
-def train_model(params, processed: Path):
-    """Build and fit the CNN; return ``(model, history rows, metrics dict)``."""
+def save_model(model, path: str | Path) -> Path:
+    """Save a Keras model atomically (Keras wants a ``.keras`` name, so the temporary keeps it)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.stem}.tmp{path.suffix}")
+    model.save(tmp)
+    tmp.replace(path)
+    return path
+
+
+def random_labels(labels: np.ndarray, num_classes: int, seed: int) -> np.ndarray:
+    """Labels with no information about the true ones, not even by chance.
+
+    Within each true class the new labels are spread as evenly as possible over all classes
+    (then shuffled, seeded), so that no feature of a true class, such as its colour, predicts
+    a new label. A plain permutation of the labels leaves chance majorities (say 35 of the 90
+    red images labelled fire), which a network learns, and then TCAV rightly finds the colour.
+    """
+    rng = np.random.default_rng(seed)
+    out = np.empty_like(labels)
+    for true_class in range(num_classes):
+        where = np.flatnonzero(labels == true_class)
+        offset = rng.integers(num_classes)  # which labels get the remainder varies by class
+        out[where] = rng.permutation((np.arange(len(where)) + offset) % num_classes)
+    return out
+
+
+def train_model(params, processed: Path, init_model_path: str | Path | None = None):
+    """Build and fit the CNN; return ``(model, history rows, metrics dict)``.
+
+    ``init_model_path``: where to save the network before training (saving draws no random
+    numbers, so the trained model is the same with or without it).
+    """
     import keras
 
     from pipeline.dataset import load_split
@@ -62,7 +94,12 @@ def train_model(params, processed: Path):
              len(x_train), len(splits["val"][0]), len(splits["test"][0]), len(params.classes))
 
     p = params.train
+    if p.random_labels:
+        splits["train"] = (x_train, random_labels(y_train, len(params.classes), params.seed))
+        log.warning("train: train.random_labels is on: the training labels are shuffled (a sanity-check model)")
     model = build_cnn(size, len(params.classes), p.conv_filters, p.dense_units, p.dropout)
+    if init_model_path is not None:
+        save_model(model, init_model_path)
     model.compile(
         optimizer=keras.optimizers.Adam(learning_rate=p.learning_rate),
         loss=keras.losses.CategoricalCrossentropy(from_logits=True, label_smoothing=p.label_smoothing),
@@ -114,18 +151,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--params", default="params.yaml")
     parser.add_argument("--processed", default="datasets/processed")
     parser.add_argument("--model", default="models/model.keras")
+    parser.add_argument("--init-model", default="models/model_init.keras", help="the untrained network")
     parser.add_argument("--metrics", default="results/metrics.json")
     parser.add_argument("--history", default="results/train_history.csv")
     args = parser.parse_args(argv)
 
     params = load_params(args.params)
-    model, history, metrics = train_model(params, Path(args.processed))
-
-    model_path = Path(args.model)
-    model_path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = model_path.with_name(f".{model_path.stem}.tmp{model_path.suffix}")
-    model.save(tmp)
-    tmp.replace(model_path)
+    model, history, metrics = train_model(params, Path(args.processed), args.init_model)
+    model_path = save_model(model, args.model)
     atomic_write_json(args.metrics, metrics)
     atomic_write_bytes(args.history, history_csv(history).encode())
     log.info("train: accuracy %s", ", ".join(f"{s} {m['accuracy']:.3f}" for s, m in metrics.items()))

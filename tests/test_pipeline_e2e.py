@@ -1,8 +1,9 @@
 """`dvc repro` end to end on a tiny config in a temporary git repo.
 
-Covers: the stages and their outputs, a second repro doing nothing, byte-identical scores
-after deleting results/, swapping in a user's concept without retraining, and clear errors
-(with nothing deleted) for a missing concept folder and an unknown bottleneck.
+Covers: the stages and their outputs, a second repro doing nothing, byte-identical results
+(scores, charts, report) after deleting results/, swapping in a user's concept without
+retraining, clear errors (with nothing deleted) for a missing concept folder and an unknown
+bottleneck, and comparing two experiments with `dvc exp`.
 """
 
 import csv
@@ -24,7 +25,7 @@ TINY = {
              "max_examples": 10},
 }
 STAGES = ["crawl", "crawl_concept@red", "crawl_concept@striped", "crawl_random", "preprocess", "train", "export",
-          "tcav", "report"]
+          "tcav", "views", "report"]
 
 
 @pytest.fixture(scope="module")
@@ -37,6 +38,10 @@ def tiny(tmp_path_factory):
 def read_scores(project):
     with open(project / "results" / "scores.csv", newline="") as handle:
         return list(csv.DictReader(handle))
+
+
+def metrics_test_images(project):
+    return json.loads((project / "results" / "metrics.json").read_text())["test"]["n_images"]
 
 
 def stage_names_in_status(project):
@@ -55,12 +60,21 @@ def test_outputs_exist_and_have_one_row_per_target_concept_bottleneck(tiny):
     project, result = tiny
     rows = read_scores(project)
     assert len(rows) == 3 * 2 * 2
-    assert {"target", "concept", "bottleneck", "score_mean", "score_std", "random_mean", "random_std", "p_value",
-            "significant", "cav_accuracy", "n_random"} <= set(rows[0])
+    assert {"target", "concept", "bottleneck", "verdict", "score_mean", "score_ci_low", "score_ci_high", "random_mean",
+            "effect_size", "p_random", "p_random_adjusted", "p_half", "p_half_adjusted", "significant", "cav_accuracy",
+            "n_random"} <= set(rows[0])
     assert all(r["n_random"] == "3" for r in rows)
     assert json.loads((project / "results" / "scores.json").read_text())
     for name in ("fire", "water", "grass"):
         assert (project / "results" / "plots" / f"tcav_{name}.png").stat().st_size > 1000
+    charts = {p.name for p in (project / "results" / "plots").glob("*.png")}
+    assert {"confusion_matrix.png", "training_curves.png", "feature_maps_conv1.png", "feature_maps_pool1.png",
+            "feature_maps_conv2.png", "projection_pool1.png", "projection_conv2.png", "heatmap_conv2.png",
+            "cav_accuracy.png", "distributions_fire.png"} <= charts
+    confusion = json.loads((project / "results" / "views" / "confusion.json").read_text())
+    assert sum(map(sum, confusion["matrix"])) == metrics_test_images(project)
+    page = (project / "results" / "report.html").read_text()
+    assert page.count("data:image/png;base64,") == len(charts)
     metrics = json.loads((project / "results" / "metrics.json").read_text())
     assert set(metrics) == {"train", "val", "test"}
     manifest = json.loads((project / "models" / "frozen" / "manifest.json").read_text())
@@ -82,12 +96,14 @@ def test_second_repro_does_nothing_and_rerun_from_scratch_is_byte_identical(tiny
     assert stage_names_in_status(project) == []
     again = run(["dvc", "repro"], project)
     assert "Running stage" not in again.stdout + again.stderr
-    before = (project / "results" / "scores.csv").read_bytes()
-    runs_before = (project / "results" / "tcav" / "runs.csv").read_bytes()
-    shutil.rmtree(project / "results")
+    results = project / "results"
+    before = {p.relative_to(results): p.read_bytes() for p in sorted(results.rglob("*")) if p.is_file()}
+    assert {"scores.csv", "tcav/runs.csv", "report.html", "views/projections.npz"} <= {str(p) for p in before}
+    shutil.rmtree(results)
     run(["dvc", "repro"], project)
-    assert (project / "results" / "scores.csv").read_bytes() == before
-    assert (project / "results" / "tcav" / "runs.csv").read_bytes() == runs_before
+    after = {p.relative_to(results): p.read_bytes() for p in sorted(results.rglob("*")) if p.is_file()}
+    assert after.keys() == before.keys()
+    assert [str(name) for name in before if after[name] != before[name]] == []
 
 
 def test_bad_bottleneck_fails_clearly_and_deletes_nothing(tiny):
@@ -126,12 +142,36 @@ def test_swapping_in_a_user_concept_reruns_only_tcav_and_report(tiny):
     shutil.copytree(project / "concepts" / "red", mine)
     set_params(project, {"tcav": {"concepts": ["red", "striped", "my_concept"]}})
     try:
-        assert stage_names_in_status(project) == ["report", "tcav"]
+        assert stage_names_in_status(project) == ["report", "tcav", "views"]
         result = run(["dvc", "repro"], project)
         ran = [s for s in STAGES if f"Running stage '{s}'" in result.stdout + result.stderr]
-        assert ran == ["tcav", "report"]
+        assert ran == ["tcav", "views", "report"]  # no retraining
         rows = read_scores(project)
         assert {r["concept"] for r in rows} == {"red", "striped", "my_concept"}
     finally:
         shutil.rmtree(mine)
         set_params(project, {"tcav": {"concepts": TINY["tcav"]["concepts"]}})
+
+
+def test_two_experiments_compare_with_dvc_exp_and_metrics_diff(tiny):
+    project, _ = tiny
+    run(["git", "add", "-A"], project)
+    run(["git", "commit", "-qm", "baseline results"], project)
+    try:
+        result = run(["dvc", "exp", "run", "-n", "uncorrected", "-S", "tcav.correction=none",
+                      "-S", "tcav.significance=0.2"], project)
+        ran = [s for s in STAGES if f"Running stage '{s}'" in result.stdout + result.stderr]
+        assert ran == ["report"]  # a statistics change recomputes nothing upstream
+        shown = json.loads(run(["dvc", "exp", "show", "--json"], project).stdout)
+        text = json.dumps(shown)
+        assert "uncorrected" in text and '"correction": "none"' in text and '"correction": "holm"' in text
+        metrics = json.loads((project / "results" / "tcav_metrics.json").read_text())
+        assert f'"significant": {metrics["significant"]}' in text
+        diff = run(["dvc", "metrics", "diff", "--all"], project).stdout
+        assert "results/tcav_metrics.json" in diff and "significant" in diff
+        uncorrected = read_scores(project)
+        assert all(r["p_random_adjusted"] == r["p_random"] for r in uncorrected if r["p_random"])
+    finally:
+        run(["git", "checkout", "--", "."], project)
+        run(["dvc", "checkout", "--force"], project)
+    assert stage_names_in_status(project) == []

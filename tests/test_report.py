@@ -13,7 +13,9 @@ import numpy as np
 import pytest
 from matplotlib.image import imread
 
+from pipeline.fsutil import npz_bytes
 from pipeline.plots import render_class_scores
+from method.stats import NOT_RECOGNISED
 from pipeline.report import main
 
 CLASSES = ["fire", "water", "grass"]
@@ -27,6 +29,11 @@ SCORE_COLUMNS = [
     "significant", "cav_learnable", "cav_accuracy", "cav_accuracy_std", "magnitude_mean", "n_random", "n_examples",
 ]  # fmt: skip
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+EXPECTED_CHARTS = [
+    *(f"tcav_{c}.png" for c in CLASSES), *(f"heatmap_{b}.png" for b in BOTTLENECKS),
+    *(f"distributions_{c}.png" for c in CLASSES), "cav_accuracy.png", "training_curves.png", "confusion_matrix.png",
+    "feature_maps_conv1.png", *(f"projection_{b}.png" for b in BOTTLENECKS),
+]  # fmt: skip
 
 
 def write_params(folder: Path, alphas=(0.1,)) -> Path:
@@ -73,19 +80,55 @@ def write_runs(path: Path, alphas=(0.1,), seed=0) -> Path:
     return path
 
 
+GOOD_CONFUSION = [[20, 0, 0], [1, 19, 0], [0, 2, 18]]
+
+
+def write_model_views(folder: Path, matrix=GOOD_CONFUSION, seed=0) -> None:
+    """What the train and views stages write, small and made up."""
+    rng = np.random.default_rng(seed)
+    results = folder / "results"
+    results.mkdir(parents=True, exist_ok=True)
+    n_test = int(np.sum(matrix))
+    (results / "metrics.json").write_text(json.dumps({"test": {"accuracy": 0.9, "loss": 0.3, "n_images": n_test}}))
+    (results / "train_history.csv").write_text(
+        "epoch,accuracy,loss,val_accuracy,val_loss\n1,0.500000,1.000000,0.600000,0.900000\n2,0.800000,0.500000,0.850000,0.400000\n"
+    )
+    views = results / "views"
+    views.mkdir(exist_ok=True)
+    accuracy = float(np.trace(matrix) / n_test)
+    (views / "confusion.json").write_text(json.dumps({"classes": CLASSES, "matrix": matrix, "n_images": n_test,
+                                                      "accuracy": accuracy}))
+    maps = {"images": rng.integers(0, 255, (3, 8, 8, 3), dtype=np.uint8), "labels": np.arange(3)}
+    for when in ("before", "after"):
+        maps[f"{when}/conv1"] = rng.random((3, 8, 8, 4), dtype=np.float32)
+    (views / "feature_maps.npz").write_bytes(npz_bytes(maps))
+    groups = np.array([name for name in [*CLASSES, *CONCEPTS, "random"] for _ in range(5)])
+    kinds = np.array([k for k in ["class"] * 3 + ["concept"] * 3 + ["random"] for _ in range(5)])
+    projections = {"groups": groups, "kinds": kinds}
+    for bottleneck in BOTTLENECKS:
+        projections[f"{bottleneck}/xy"] = rng.normal(size=(len(groups), 2)).astype(np.float32)
+        projections[f"{bottleneck}/explained"] = np.array([0.4, 0.2], dtype=np.float32)
+    (views / "projections.npz").write_bytes(npz_bytes(projections))
+
+
 @pytest.fixture
 def project(tmp_path: Path) -> Path:
     write_params(tmp_path)
     write_runs(tmp_path / "results" / "tcav" / "runs.csv")
+    write_model_views(tmp_path)
     return tmp_path
 
 
 def run_report(folder: Path) -> int:
+    results = folder / "results"
     return main(
         [
             "--params", str(folder / "params.yaml"),
-            "--runs", str(folder / "results" / "tcav" / "runs.csv"),
-            "--out", str(folder / "results"),
+            "--runs", str(results / "tcav" / "runs.csv"),
+            "--metrics", str(results / "metrics.json"),
+            "--history", str(results / "train_history.csv"),
+            "--views", str(results / "views"),
+            "--out", str(results),
         ]
     )  # fmt: skip
 
@@ -134,7 +177,7 @@ def test_report_writes_scores_metrics_and_charts(project: Path, capsys):
         assert metrics["bottlenecks"][bottleneck]["tests"] == len(CLASSES) * len(CONCEPTS)
 
     plots = sorted(p.name for p in (results / "plots").iterdir())
-    assert plots == sorted(f"tcav_{name}.png" for name in CLASSES)
+    assert plots == sorted(EXPECTED_CHARTS)
     for name in plots:
         assert imread(results / "plots" / name).ndim == 3  # decodes as an image
 
@@ -148,7 +191,7 @@ def test_rerun_is_byte_identical_and_drops_stale_charts(project: Path):
     stale.parent.mkdir(parents=True)
     stale.write_bytes(b"old")
     assert run_report(project) == 0
-    files = ["scores.csv", "scores.json", "tcav_metrics.json", *(f"plots/tcav_{name}.png" for name in CLASSES)]
+    files = ["scores.csv", "scores.json", "tcav_metrics.json", "report.html", *(f"plots/{name}" for name in EXPECTED_CHARTS)]
     first = {name: (project / "results" / name).read_bytes() for name in files}
     assert not stale.exists()
     assert run_report(project) == 0
@@ -205,6 +248,7 @@ def test_runs_not_matching_params_is_an_error(project: Path, capsys):
 def test_several_alphas_give_one_row_each_and_stacked_panels(tmp_path: Path):
     write_params(tmp_path, alphas=(1.0, 0.1))
     write_runs(tmp_path / "results" / "tcav" / "runs.csv", alphas=(1.0, 0.1))
+    write_model_views(tmp_path)
     assert run_report(tmp_path) == 0
     data = json.loads((tmp_path / "results" / "scores.json").read_text(encoding="utf-8"))
     assert len(data) == len(CLASSES) * len(CONCEPTS) * len(BOTTLENECKS) * 2
@@ -228,3 +272,53 @@ def test_chart_is_deterministic_and_marks_non_significant(project: Path):
     assert b"Software" not in png and b"matplotlib" not in png.lower()
     all_significant = [dict(item, significant=True) for item in rows]
     assert render_class_scores(all_significant, "fire", 0.05) != png
+
+
+def test_a_class_the_model_does_not_recognise_is_never_significant(tmp_path: Path, capsys):
+    write_params(tmp_path)
+    write_runs(tmp_path / "results" / "tcav" / "runs.csv")
+    # grass: true grass images are predicted grass no more often than other images are.
+    write_model_views(tmp_path, matrix=[[14, 0, 6], [0, 14, 6], [7, 7, 6]])
+    assert run_report(tmp_path) == 0
+    with (tmp_path / "results" / "scores.csv").open(newline="", encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    grass = [r for r in rows if r["target"] == "grass"]
+    assert grass and all(r["verdict"] == NOT_RECOGNISED and r["significant"] == "False" for r in grass)
+    assert all(r["p_random"] != "" and r["p_random_adjusted"] == "" for r in grass)  # raw kept, withheld
+    assert {(r["target"], r["concept"]) for r in rows if r["significant"] == "True"} >= {("fire", "red"), ("water", "blue")}
+    metrics = json.loads((tmp_path / "results" / "tcav_metrics.json").read_text(encoding="utf-8"))
+    assert metrics["not_recognised"] == len(grass)
+    assert "does not recognise class 'grass'" in capsys.readouterr().err
+    assert "does not recognise class grass" in (tmp_path / "results" / "report.html").read_text(encoding="utf-8")
+
+
+def test_report_html_is_self_contained_and_escapes_params(project: Path):
+    params = project / "params.yaml"
+    params.write_text(params.read_text(encoding="utf-8") + "# <script>alert('x')</script> & more\n", encoding="utf-8")
+    assert run_report(project) == 0
+    page = (project / "results" / "report.html").read_text(encoding="utf-8")
+    assert "<script>alert" not in page and "&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt; &amp; more" in page
+    assert page.count("<script>") == 1  # the page's own sorting script, inline
+    assert "http://" not in page and "https://" not in page  # nothing to fetch
+    assert page.count('src="data:image/png;base64,') == len(EXPECTED_CHARTS)
+
+
+@pytest.mark.parametrize("missing", ["views/confusion.json", "views/projections.npz", "train_history.csv", "metrics.json"])
+def test_missing_model_side_input_is_named_and_old_outputs_stay(project: Path, capsys, missing):
+    old = project / "results" / "report.html"
+    old.write_text("previous report", encoding="utf-8")
+    (project / "results" / missing).unlink()
+    assert run_report(project) == 2
+    (error,) = [line for line in capsys.readouterr().err.splitlines() if line.startswith("error:")]
+    assert str(project / "results" / missing) in error and "dvc repro" in error
+    assert old.read_text(encoding="utf-8") == "previous report"
+
+
+def test_confusion_matrix_of_other_classes_is_out_of_date(project: Path, capsys):
+    write_model_views(project, matrix=[[10, 0], [0, 10]])
+    data = json.loads((project / "results" / "views" / "confusion.json").read_text())
+    data["classes"] = ["fire", "water"]
+    (project / "results" / "views" / "confusion.json").write_text(json.dumps(data))
+    assert run_report(project) == 2
+    (error,) = [line for line in capsys.readouterr().err.splitlines() if line.startswith("error:")]
+    assert "confusion.json" in error and "out of date" in error

@@ -10,9 +10,9 @@ import pytest
 from scipy import stats as scipy_stats
 from scipy.stats import ttest_ind
 
-from method.stats import LOWERS, NOT_LEARNABLE, NOT_SIGNIFICANT, RAISES, SCORE_KEYS, SUMMARY_KEYS, UNTESTABLE, \
-    Decision, adjust_p_values, cohens_d, decide_significance, mean_ci, mean_std, summarise_runs, ttest_vs_half, \
-    ttest_vs_random
+from method.stats import LOWERS, NOT_LEARNABLE, NOT_RECOGNISED, NOT_SIGNIFICANT, RAISES, SCORE_KEYS, SUMMARY_KEYS, \
+    UNTESTABLE, Decision, adjust_p_values, cohens_d, decide_significance, mean_ci, mean_std, recognition_p_values, \
+    summarise_runs, ttest_vs_half, ttest_vs_random
 
 EXPECTED_KEYS = [
     "target", "concept", "bottleneck", "alpha", "verdict", "score_mean", "score_std", "score_ci_low", "score_ci_high",
@@ -191,7 +191,7 @@ def test_nan_p_value_is_not_significant():
 def summary(p_random, accuracy=0.9, p_half=0.5, score=0.9):
     """A summary dict as summarise_group leaves it, for decide_significance."""
     row = {key: 0.5 for key in SCORE_KEYS}
-    row.update(score_mean=score, p_random=p_random, p_half=p_half, cav_accuracy=accuracy, verdict=UNTESTABLE)
+    row.update(target="fire", score_mean=score, p_random=p_random, p_half=p_half, cav_accuracy=accuracy, verdict=UNTESTABLE)
     return row
 
 
@@ -282,3 +282,36 @@ def test_duplicate_run_and_unknown_kind_are_errors():
         summarise_runs(rows + [dict(rows[0])])
     with pytest.raises(ValueError, match="kind"):
         summarise_runs(rows + [run("fire", "red", "random500_9", "conv3", 0.1, 0.5, kind="other")])
+
+
+# --------------------------------------------------------------------------- the model gate
+
+
+def test_recognition_is_fishers_exact_test_per_class():
+    matrix = [[18, 1, 1], [2, 17, 1], [6, 7, 7]]
+    p_values = recognition_p_values(matrix)
+    # class 0 by hand: (predicted 0, not) x (true 0, not)
+    expected = scipy_stats.fisher_exact([[18, 2], [8, 32]], alternative="greater").pvalue
+    assert p_values[0] == pytest.approx(expected)
+    assert p_values[0] < 1e-5 and p_values[1] < 1e-5
+    assert p_values[2] < 0.05  # 7 of 20 right, but hardly ever predicted for the others
+
+
+def test_chance_and_constant_predictions_are_not_recognised():
+    assert all(p > 0.3 for p in recognition_p_values([[7, 7, 6], [7, 6, 7], [6, 7, 7]]))
+    always_first = recognition_p_values([[20, 0, 0], [20, 0, 0], [20, 0, 0]])
+    assert always_first[0] == 1.0 and all(p == 1.0 or math.isnan(p) for p in always_first[1:])
+    assert math.isnan(recognition_p_values([[5, 0], [0, 0]])[1])  # no images of class 1
+    with pytest.raises(ValueError, match="square"):
+        recognition_p_values([[1, 2, 3]])
+
+
+def test_unrecognised_class_keeps_raw_numbers_but_is_withheld_from_the_family():
+    rows = concept_runs("fire", "red", "conv3", 0.1, CONCEPT_SCORES)
+    rows += concept_runs("water", "red", "conv3", 0.1, CONCEPT_SCORES)
+    rows += null_runs("fire", "conv3", 0.1, RANDOM_SCORES) + null_runs("water", "conv3", 0.1, RANDOM_SCORES)
+    fire, water = summarise_runs(rows, Decision(correction="bonferroni"), unrecognised=["water"])
+    assert fire["significant"] and fire["p_random_adjusted"] == pytest.approx(fire["p_random"])  # family of one
+    assert not water["significant"] and water["verdict"] == NOT_RECOGNISED
+    assert water["p_random"] == fire["p_random"] and math.isnan(water["p_random_adjusted"])
+    assert water["score_mean"] == fire["score_mean"]
