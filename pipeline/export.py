@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from pipeline.errors import PipelineError, stage_main
+from pipeline.errors import stage_main
 from pipeline.fsutil import atomic_directory, atomic_write_json
 from pipeline.params import load_params
 
@@ -121,14 +121,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     params = load_params(args.params)
-    if not Path(args.model).is_file():
-        raise PipelineError(f"{args.model}: trained model not found; run the train stage first")
-    import keras
-
     from pipeline.dataset import load_split
-    from pipeline.model import bottleneck_layer_names
+    from pipeline.model import bottleneck_layer_names, load_model
 
-    model = keras.models.load_model(args.model)
+    model = load_model(args.model)
     # The frozen graph must compute what the Keras model computes, checked on the test split.
     x_test, _ = load_split(args.processed, "test", params.classes, params.preprocess.image_size)
     bottlenecks = bottleneck_layer_names(params.train.conv_filters, params.train.dense_units)

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import keras
+
+from pipeline.errors import PipelineError
 
 
 def bottleneck_layer_names(conv_filters: list[int], dense_units: int) -> list[str]:
@@ -39,3 +43,17 @@ def build_cnn(image_size: int, num_classes: int, conv_filters: list[int], dense_
     x = keras.layers.Dropout(dropout, name="dropout")(x)
     logits = keras.layers.Dense(num_classes, name="logits")(x)
     return keras.Model(inputs, logits, name="tcav_cnn")
+
+
+def load_model(path: str | Path) -> keras.Model:
+    """The Keras model saved at ``path`` (for inference: not compiled).
+
+    Raises :class:`PipelineError` naming the file when it is missing or cannot be read.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise PipelineError(f"{path}: model not found (the train stage writes it; run `dvc repro`)")
+    try:
+        return keras.models.load_model(path, compile=False)
+    except Exception as error:  # Keras raises many kinds for a damaged file
+        raise PipelineError(f"{path}: cannot load the Keras model ({type(error).__name__}: {error})") from None

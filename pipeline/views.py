@@ -40,18 +40,6 @@ log = logging.getLogger(__name__)
 KIND_CLASS, KIND_CONCEPT, KIND_RANDOM = "class", "concept", "random"
 
 
-def load_keras_model(path: Path):
-    """The Keras model at ``path``; a :class:`PipelineError` naming it when it cannot be read."""
-    import keras
-
-    if not path.is_file():
-        raise PipelineError(f"{path}: model not found (the train stage writes it; run `dvc repro`)")
-    try:
-        return keras.models.load_model(path, compile=False)
-    except Exception as error:  # Keras raises many kinds for a damaged file
-        raise PipelineError(f"{path}: cannot load the Keras model ({type(error).__name__}: {error})") from None
-
-
 def layer_outputs(model, layers: Sequence[str], images: np.ndarray, batch_size: int = 256) -> dict[str, np.ndarray]:
     """Activations of the named layers for ``images``, in batches."""
     import keras
@@ -59,9 +47,11 @@ def layer_outputs(model, layers: Sequence[str], images: np.ndarray, batch_size: 
     missing = [name for name in layers if name not in {layer.name for layer in model.layers}]
     if missing:
         raise PipelineError(f"layer(s) {', '.join(missing)} not in the model; it has {', '.join(l.name for l in model.layers)}")
-    probe = keras.Model(model.inputs, [model.get_layer(name).output for name in layers])
+    probe = keras.Model(model.input, [model.get_layer(name).output for name in layers])
     # Called directly, batch by batch: Model.predict would trace a new function per probe.
     batches = [probe(images[start:start + batch_size], training=False) for start in range(0, len(images), batch_size)]
+    if len(layers) == 1:  # a one-output model returns the tensor itself, not a list of one
+        batches = [[batch] for batch in batches]
     return {name: np.concatenate([np.asarray(batch[i]) for batch in batches]) for i, name in enumerate(layers)}
 
 
@@ -120,11 +110,11 @@ def projection_sets(params: Params, processed: Path, concepts_dir: Path) -> list
 def compute_views(params: Params, model_path: Path, init_path: Path, processed: Path, concepts_dir: Path) -> dict[str, bytes]:
     """Every output file of the stage, by name, as bytes."""
     from pipeline.dataset import load_split
-    from pipeline.model import bottleneck_layer_names
+    from pipeline.model import bottleneck_layer_names, load_model
     from pipeline.train import make_deterministic
 
     make_deterministic(params.seed)
-    trained, untrained = load_keras_model(model_path), load_keras_model(init_path)
+    trained, untrained = load_model(model_path), load_model(init_path)
     classes, size = params.classes, params.preprocess.image_size
 
     x_test, y_test = load_split(processed, "test", classes, size)
