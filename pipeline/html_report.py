@@ -129,7 +129,9 @@ def _number(value: Any) -> tuple[str, str]:
     if isinstance(value, float):
         if not math.isfinite(value):
             return "–", ""
-        if value != 0 and abs(value) < 1e-3:
+        if value == 0:
+            return "0", "0.0"
+        if abs(value) < 1e-3:
             return f"{value:.1e}", repr(value)
         return f"{value:.3f}", repr(value)
     return _e(value), _e(value)
