@@ -82,7 +82,7 @@ def inspect_image(
         except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
             return Rejected(BOMB, f"decompression bomb ({error})")
         except Exception as error:  # a header Pillow recognises but cannot parse
-            return Rejected(TRUNCATED, f"corrupt image header ({type(error).__name__}: {error})")
+            return Rejected(TRUNCATED, f"truncated or corrupt image header ({type(error).__name__}: {error})")
         width, height = image.size
         if width * height > max_pixels:
             return Rejected(
