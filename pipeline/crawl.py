@@ -113,6 +113,7 @@ def open_collector(request: Request, params: Params, index: DuplicateIndex) -> C
         index=index,
         exclude=read_exclude_list(params.crawl.exclude_dir, request.name),
         timestamps=getattr(source, "TIMESTAMPS", True),
+        regenerable=getattr(source, "REGENERABLE", False),
     )
 
 

@@ -377,3 +377,22 @@ def test_missing_params_file_is_a_clean_error(tmp_path, capsys):
     assert crawl.main(["random", "--params", str(tmp_path / "nope.yaml"), "--out", str(tmp_path / "r")]) == 2
     [line] = error_lines(capsys.readouterr().err)
     assert "nope.yaml" in line
+
+
+def test_a_folder_of_someone_elses_images_is_refused_not_deleted(tmp_path, local_dir, capsys):
+    params = write_params(tmp_path, source="local", local_dir=str(local_dir))
+    mine = tmp_path / "red"
+    make_png(mine / "my_own.png", 99)
+    assert crawl.main(["concept", "red", "--params", str(params), "--out", str(mine)]) == 2
+    [line] = error_lines(capsys.readouterr().err)
+    assert str(mine) in line and "no manifest.json" in line and "will not delete them" in line
+    assert files(mine) == ["my_own.png"]
+
+
+def test_synthetic_output_without_a_manifest_is_regenerated(tmp_path):
+    out = tmp_path / "raw"
+    make_png(out / "fire" / "0000.png", 1)  # as an earlier version of the stage left it
+    crawl.run("classes", load_params(write_params(tmp_path)), out)
+    expected = dict(synthetic.generate("class", "fire", 4, 24, 3))
+    with Image.open(out / "fire" / "0000.png") as image:
+        assert image.tobytes() == expected["0000.png"].tobytes()

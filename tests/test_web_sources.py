@@ -17,7 +17,6 @@ from PIL import Image
 
 from pipeline import crawl
 from pipeline.collect.collector import MANIFEST
-from pipeline.errors import PipelineError
 from pipeline.params import load_params
 from pipeline.sources import flickr, search
 from tests.image_fixtures import animated_gif, encode, exif_rotated_jpeg, png_claiming_size, scene, sixteen_bit_png

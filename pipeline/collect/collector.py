@@ -144,7 +144,9 @@ class Collector:
     settings); kept images of another origin are stale and removed when the folder is opened.
     ``index`` holds the images of earlier folders (and receives this folder's); ``timestamps``
     False leaves the ``fetched`` times out (generated images, whose manifest must be the same
-    on every run).
+    on every run). A folder without a manifest that holds images was not made by the crawl
+    (someone's own images): it is refused, unless ``regenerable`` (the source can remake its
+    images at any time, e.g. synthetic output of an earlier version), when it is replaced.
     """
 
     def __init__(
@@ -159,6 +161,7 @@ class Collector:
         index: DuplicateIndex,
         exclude: ExcludeList | None = None,
         timestamps: bool = True,
+        regenerable: bool = False,
         on_keep: Callable[[str], None] | None = None,
     ):
         self.folder = Path(folder)
@@ -170,6 +173,7 @@ class Collector:
         self.index = index
         self.exclude = exclude or ExcludeList()
         self.timestamps = timestamps
+        self.regenerable = regenerable
         self.on_keep = on_keep
         self.report = FolderReport(name, count)
         self._excluded_index = DuplicateIndex(rules.near_duplicate_distance)
@@ -213,7 +217,16 @@ class Collector:
         folder.mkdir(parents=True, exist_ok=True)
         for leftover in folder.glob(".*.tmp"):  # a write killed before its rename
             leftover.unlink(missing_ok=True)
-        manifest = read_manifest(folder) or _empty_manifest(self.name, self.kind)
+        manifest = read_manifest(folder)
+        if manifest is None:
+            found = image_files(folder)
+            if found and not self.regenerable:
+                raise PipelineError(
+                    f"{folder} holds {len(found)} image(s) but no {MANIFEST}: the crawl did not make them and "
+                    "will not delete them. Move them elsewhere (a folder of your own under concepts/, or "
+                    "crawl.local_dir with crawl.source 'local') or delete them, then run again"
+                )
+            manifest = _empty_manifest(self.name, self.kind)
         manifest["folder"], manifest["kind"] = self.name, self.kind
         if manifest.get("screening") != self.rules.screening_part():
             manifest["rejected"], manifest["duplicates"] = {}, {}

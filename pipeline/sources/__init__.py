@@ -23,6 +23,9 @@ and optionally:
 ``TIMESTAMPS: bool``
     False for sources whose images are a pure function of the params (no fetch times in the
     manifest, so it is identical on every run). Default True.
+``REGENERABLE: bool``
+    True if the source can remake its images at any time: a folder of its images without a
+    manifest (from an earlier version) is replaced rather than refused. Default False.
 ``pooled_random(params) -> bool``
     True if the random sets are dealt from one pool (one crawl of the ``random`` query, or one
     folder of diverse images) rather than filled one by one. Default False.

@@ -26,7 +26,6 @@ import colorsys
 import functools
 import io
 import zlib
-from pathlib import Path
 from typing import Iterator, Sequence
 
 import numpy as np
@@ -755,8 +754,10 @@ def generate(
 # --------------------------------------------------------------------------- source interface
 
 
-#: Images are a pure function of the params: no fetch times in the manifest.
+#: Images are a pure function of the params: no fetch times in the manifest, and a folder
+#: of them can always be regenerated (so one without a manifest is simply replaced).
 TIMESTAMPS = False
+REGENERABLE = True
 
 
 def origin(request, params) -> dict:
