@@ -184,11 +184,11 @@ def open_collector(folder, count=3, index=None, **kwargs):
 def test_collector_writes_the_manifest_entry_before_the_file(tmp_path, monkeypatch):
     collector = open_collector(tmp_path / "red")
     order = []
-    real_json, real_bytes = collector_module.atomic_write_json, collector_module.atomic_write_bytes
-    monkeypatch.setattr(collector_module, "atomic_write_json",
-                        lambda path, obj: order.append(("manifest", sorted(obj["images"]))) or real_json(path, obj))
+    real_text, real_bytes = collector_module.atomic_write_text, collector_module.atomic_write_bytes
+    monkeypatch.setattr(collector_module, "atomic_write_text", lambda path, text, **kw: order.append(
+        ("manifest", sorted(json.loads(text)["images"]))) or real_text(path, text, **kw))
     monkeypatch.setattr(collector_module, "atomic_write_bytes",
-                        lambda path, data: order.append(("file", path.name)) or real_bytes(path, data))
+                        lambda path, data, **kw: order.append(("file", path.name)) or real_bytes(path, data, **kw))
     assert collector.offer("k1", encode(scene(17, 64)), name="a.png", url="http://x/a.png")
     assert order == [("manifest", ["a.png"]), ("file", "a.png")]
 

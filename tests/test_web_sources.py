@@ -300,3 +300,29 @@ def test_flickr_searches_and_downloads_the_preferred_size(tmp_path, server, monk
     assert sorted(e["url"] for e in manifest(out)["images"].values()) == [server.url("/good/4.jpg"), server.url("/good/5.jpg")]
     assert asked and all(key == ["test-key-123"] for key in asked)
     assert "test-key-123" not in (out / MANIFEST).read_text()
+
+
+def test_ctrl_c_mid_crawl_keeps_complete_files_and_the_rerun_fetches_the_rest(tmp_path, server, monkeypatch):
+    listing = url_list(tmp_path, [server.url(p) for p in GOOD])
+    overrides = dict(sources={"red": "urls"}, queries={"red": str(listing)}, web={"threads": 1})
+    real_offer = crawl.Collector.offer
+
+    def interrupted_offer(self, key, data, **kwargs):
+        if self.kept == 3:
+            raise KeyboardInterrupt
+        return real_offer(self, key, data, **kwargs)
+
+    monkeypatch.setattr(crawl.Collector, "offer", interrupted_offer)
+    params = write_params(tmp_path, **overrides)
+    out = tmp_path / "concepts" / "red"
+    assert crawl.main(["concept", "red", "--params", str(params), "--out", str(out)]) == 130
+    kept = manifest(out)["images"]
+    assert len(kept) == 3 and sorted(p.name for p in out.iterdir()) == sorted([*kept, MANIFEST])
+    for file, entry in kept.items():
+        assert (out / file).read_bytes() == GOOD[entry["url"].removeprefix(server.base)]  # complete files only
+    monkeypatch.undo()
+
+    server.requested.clear()
+    report, out = crawl_red(tmp_path, **overrides)
+    assert report.new == len(GOOD) - 3 and report.kept == len(GOOD)
+    assert not {server.url(p) for p in server.requested} & {e["url"] for e in kept.values()}

@@ -29,7 +29,7 @@ from pipeline.collect.dedup import DuplicateIndex, ImageHashes, hash_image, sha2
 from pipeline.collect.exclude import ExcludeList
 from pipeline.collect.validate import Accepted, inspect_image
 from pipeline.errors import PipelineError
-from pipeline.fsutil import IMAGE_SUFFIXES, atomic_write_bytes, atomic_write_json
+from pipeline.fsutil import IMAGE_SUFFIXES, atomic_write_bytes, atomic_write_json, atomic_write_text
 
 log = logging.getLogger(__name__)
 
@@ -203,8 +203,22 @@ class Collector:
     def _label(self, file: str) -> str:
         return f"{self.name}/{file}"
 
-    def _save(self) -> None:
-        atomic_write_json(self.folder / MANIFEST, self.manifest)
+    def _save(self, final: bool = False) -> None:
+        """Write the manifest: indented and synced to disk when the run ends; while it runs
+        (rewritten for every image) compact, because indenting makes ``json`` use its slow
+        pure-Python encoder, and without an fsync each time."""
+        if final:
+            atomic_write_json(self.folder / MANIFEST, self.manifest)
+        else:
+            text = json.dumps(self.manifest, sort_keys=True, separators=(",", ":"), allow_nan=False)
+            atomic_write_text(self.folder / MANIFEST, text, durable=False)
+
+    def _checkpoint(self) -> None:
+        """Save the manifest during a run, unless the source can regenerate its images: then
+        files a killed run left unlisted are simply removed and made again (and saving the
+        manifest for every generated image would be most of the crawl's time)."""
+        if not self.regenerable:
+            self._save()
 
     def _remove(self, file: str) -> None:
         (self.folder / file).unlink(missing_ok=True)
@@ -361,19 +375,19 @@ class Collector:
             self.manifest["rejected"][key] = {"url": url, "code": result.code, "reason": result.reason, "when": self._when()}
             self.report.rejected[result.code] += 1
             log.warning("%s: rejected %s: %s", self.name, url or name or key, result.reason)
-            self._save()
+            self._checkpoint()
             return False
         hashes = hash_image(result.image, result.data, data)
         file = _file_name(name, result.suffix, hashes)
         reason = self._exclusion(file, hashes)
         if reason:
             self._record_excluded(key, url, file, hashes, reason)
-            self._save()
+            self._checkpoint()
             return False
         match = self.index.find(hashes)
         if match is not None:
             self._record_duplicate(key, url, file, match)
-            self._save()
+            self._checkpoint()
             return False
         if file in self.manifest["images"]:  # two downloads whose hashes share 16 digits
             file = f"{hashes.source_sha256[:32]}{result.suffix}"
@@ -391,7 +405,7 @@ class Collector:
         }
         # Manifest first: a run killed between the two leaves a listed file missing (fetched
         # again next time), never an image nobody knows the origin of.
-        self._save()
+        self._checkpoint()
         atomic_write_bytes(self.folder / file, result.data)
         self.index.add(self._label(file), hashes)
         self.report.new += 1
@@ -407,7 +421,7 @@ class Collector:
 
     def close(self) -> FolderReport:
         """Save the manifest and return this run's report."""
-        self._save()
+        self._save(final=True)
         self.report.kept = self.kept
         return self.report
 
