@@ -259,12 +259,15 @@ class Collector:
         listed = manifest["images"]
         for path in image_files(folder):
             if path.name not in listed:
-                log.warning(
-                    "%s: removing %s, which this crawl did not make (put your own images in a folder of "
-                    "your own under concepts/, or use crawl.source 'local')",
-                    folder,
-                    path.name,
-                )
+                if self.regenerable:  # written after the manifest was last saved: made again
+                    log.info("%s: %s is not in the manifest; it will be made again", folder, path.name)
+                else:
+                    log.warning(
+                        "%s: removing %s, which this crawl did not make (put your own images in a folder of "
+                        "your own under concepts/, or use crawl.source 'local')",
+                        folder,
+                        path.name,
+                    )
                 path.unlink()
                 self.report.removed += 1
         for file in sorted(listed):
