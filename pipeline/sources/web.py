@@ -217,6 +217,7 @@ def crawl_folder(
 
     thread = threading.Thread(target=run_crawler, name=f"crawl-{request.name}", daemon=True)
     started = last_activity = time.monotonic()
+    finished = False
     thread.start()
     try:
         while not collector.done:
@@ -235,10 +236,12 @@ def crawl_folder(
                 continue
             last_activity = time.monotonic()
             _handle(collector, kind, url, payload, reply)
+        finished = True
     finally:
         handoff.stopped.set()
         crawler.signal.set(reach_max_num=True)
-        thread.join(timeout=2 * web.timeout + 2)
+        if finished:  # after Ctrl-C or an error, do not wait for requests in flight
+            thread.join(timeout=2 * web.timeout + 2)
         while not handoff.queue.empty():  # downloads that arrived after the stop: failures still count
             kind, url, payload, reply = handoff.queue.get_nowait()
             if kind == "fail":
