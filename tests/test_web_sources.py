@@ -334,7 +334,7 @@ def test_every_crawl_stops_at_its_time_limit(tmp_path, server, caplog):
         server.routes[f"/trickle/{i}.jpg"] = Route(encode(scene(100 + i, 64), "JPEG"), delay=0.3)
     listing = url_list(tmp_path, [server.url(f"/trickle/{i}.jpg") for i in range(30)])
     report, out = crawl_red(tmp_path, sources={"red": "urls"}, queries={"red": str(listing)},
-                            web={"threads": 1, "idle_timeout": 1.0, "time_limit": 2.0})
+                            web={"threads": 4, "idle_timeout": 1.0, "time_limit": 2.0})
     assert 2 <= report.kept < 30
     assert "stopped at crawl.web.time_limit (2s)" in caplog.text
     assert len(manifest(out)["images"]) == report.kept == len([p for p in out.iterdir() if p.name != MANIFEST])

@@ -221,16 +221,15 @@ def crawl_folder(
     thread.start()
     try:
         while not collector.done:
+            if time.monotonic() - started > web.time_limit:
+                log.warning("%s %r: stopped at crawl.web.time_limit (%gs)", request.kind, request.name, web.time_limit)
+                break
             try:
                 kind, url, payload, reply = handoff.queue.get(timeout=0.1)
             except queue.Empty:
-                now = time.monotonic()
                 if not thread.is_alive():
                     break
-                if now - started > web.time_limit:
-                    log.warning("%s %r: stopped at crawl.web.time_limit (%gs)", request.kind, request.name, web.time_limit)
-                    break
-                if now - last_activity > web.idle_timeout:
+                if time.monotonic() - last_activity > web.idle_timeout:
                     log.info("%s %r: nothing downloaded for %gs, crawl ended", request.kind, request.name, web.idle_timeout)
                     break
                 continue
