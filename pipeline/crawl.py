@@ -1,11 +1,20 @@
-"""Crawl stage: fill the class, concept and random-set image folders from ``crawl.source``.
+"""Crawl stage: fill the class, concept and random-set image folders from their sources.
 
     python -m pipeline.crawl classes       [--params params.yaml] [--out datasets/raw]
     python -m pipeline.crawl concept NAME  [--params params.yaml] [--out concepts/NAME]
     python -m pipeline.crawl random        [--params params.yaml] [--out concepts/random]
 
-Each command replaces its whole output folder atomically: a failed or interrupted run leaves
-the previous output as it was.
+Each folder's source is ``crawl.sources[name]`` (``random`` for the random sets), else
+``crawl.source``. Every image goes through :mod:`pipeline.collect`: fully decoded, rejected with
+a reason or normalised (RGB, upright, first frame, centre-cropped), excluded if listed in
+``<crawl.exclude_dir>/<folder name>.txt``, dropped if it duplicates an image kept before, and
+recorded in the folder's ``manifest.json`` (source, query, URL, hashes, size, time).
+
+Resumable: folders are filled in place, one complete file at a time, so a rerun (after a
+crash, Ctrl-C, a network failure or an edited exclude list) keeps every image still valid
+and fetches only what is missing. Cross-set leakage: class folders are filled first (one
+command, so an image can be in one class only), random sets next (no class image in them,
+none in two sets), concept folders last (no class or random image in them).
 """
 
 from __future__ import annotations
@@ -17,16 +26,23 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from pipeline.collect.collector import Collector, Dealer, FolderReport, Rules, index_folder
+from pipeline.collect.dedup import DuplicateIndex
+from pipeline.collect.exclude import read_exclude_list
+from pipeline.collect.summary import summary_table
 from pipeline.errors import PipelineError, stage_main
-from pipeline.fsutil import atomic_directory
-from pipeline.params import Params, load_params, random_set_names
-from pipeline.sources import Request, get_source
+from pipeline.params import RANDOM_KEY, Params, load_params, random_set_names
+from pipeline.sources import WEB_SOURCES, Request, get_source
 
 log = logging.getLogger(__name__)
 
+MIN_IMAGES = 2
+DEFAULT_CLASSES_DIR = Path("datasets/raw")
+DEFAULT_RANDOM_DIR = Path("concepts/random")
+
 
 def plan(command: str, params: Params, out: Path, concept: str | None = None) -> list[Request]:
-    """The folders a command fills, with ``out_dir`` relative to the output folder ``out``.
+    """The folders a command fills, with ``out_dir`` inside the output folder ``out``.
 
     ``classes`` fills ``out/<class>``; ``concept`` fills ``out`` itself; ``random`` fills
     ``out/random500_<i>``.
@@ -34,7 +50,7 @@ def plan(command: str, params: Params, out: Path, concept: str | None = None) ->
     crawl = params.crawl
     if command == "classes":
         return [
-            Request("class", name, crawl.queries.get(name, name), crawl.images_per_class, out / name)
+            Request("class", name, crawl.queries.get(name, name), crawl.images_per_class, out / name, crawl.source_for(name))
             for name in params.classes
         ]
     if command == "concept":
@@ -43,56 +59,160 @@ def plan(command: str, params: Params, out: Path, concept: str | None = None) ->
             raise PipelineError(
                 f"concept {concept!r} is not listed in crawl.concepts of the params file; listed: {listed}"
             )
-        return [Request("concept", concept, crawl.queries.get(concept, concept), crawl.images_per_concept, out)]
-    if command == "random":
         return [
-            Request("random", name, crawl.queries.get(name, name), crawl.images_per_concept, out / name)
+            Request(
+                "concept", concept, crawl.queries.get(concept, concept), crawl.images_per_concept, out, crawl.source_for(concept)
+            )
+        ]
+    if command == "random":
+        source = crawl.source_for(RANDOM_KEY)
+        return [
+            Request("random", name, name, crawl.images_per_concept, out / name, source)
             for name in random_set_names(crawl.num_random_sets)
         ]
     raise ValueError(command)
 
 
-def run(command: str, params: Params, out: Path, concept: str | None = None) -> dict[str, int]:
-    """Fill the folders of ``command`` into ``out`` atomically; return images written per name."""
-    requests = plan(command, params, Path(out), concept)
-    source_name = params.crawl.source
-    source = get_source(source_name)
-    source.check(requests, params)
-    total = sum(r.count for r in requests)
+def pool_request(params: Params, requests: list[Request], out: Path) -> Request:
+    """The one request random sets are dealt from when their source pools them."""
+    query = params.crawl.queries.get(RANDOM_KEY, RANDOM_KEY)
+    return Request("random", RANDOM_KEY, query, sum(r.count for r in requests), out, requests[0].source)
+
+
+def earlier_folders(command: str, params: Params, classes_dir: Path, random_dir: Path) -> list[tuple[str, Path]]:
+    """Folders filled before this command's, whose images its folders must not repeat."""
+    classes = [(name, Path(classes_dir) / name) for name in params.classes]
+    randoms = [(name, Path(random_dir) / name) for name in random_set_names(params.crawl.num_random_sets)]
+    return {"classes": [], "random": classes, "concept": classes + randoms}[command]
+
+
+def rules_for(source_name: str, params: Params) -> Rules:
+    curation = params.crawl.curation
+    return Rules(
+        crop=curation.crop,
+        max_side=curation.max_side,
+        # Web images are screened for size; images a user chose (local) or generated are not.
+        min_size=params.crawl.web.min_size if source_name in WEB_SOURCES else 1,
+        max_pixels=curation.max_pixels,
+        near_duplicate_distance=curation.near_duplicate_distance,
+    )
+
+
+def open_collector(request: Request, params: Params, index: DuplicateIndex) -> Collector:
+    source = get_source(request.source)
+    origin = {"source": request.source, "query": request.query}
+    if hasattr(source, "origin"):
+        origin.update(source.origin(request, params))
+    return Collector(
+        request.out_dir,
+        name=request.name,
+        kind=request.kind,
+        count=request.count,
+        origin=origin,
+        rules=rules_for(request.source, params),
+        index=index,
+        exclude=read_exclude_list(params.crawl.exclude_dir, request.name),
+        timestamps=getattr(source, "TIMESTAMPS", True),
+        regenerable=getattr(source, "REGENERABLE", False),
+    )
+
+
+def run(
+    command: str,
+    params: Params,
+    out: Path,
+    concept: str | None = None,
+    *,
+    classes_dir: Path = DEFAULT_CLASSES_DIR,
+    random_dir: Path = DEFAULT_RANDOM_DIR,
+) -> list[FolderReport]:
+    """Fill the folders of ``command`` in ``out``; return one report per folder."""
+    out = Path(out)
+    requests = plan(command, params, out, concept)
+    pooled = False
+    if command == "random":
+        module = get_source(requests[0].source)
+        pooled = getattr(module, "pooled_random", lambda p: False)(params)
+    to_check = [pool_request(params, requests, out)] if pooled else requests
+    for source_name in dict.fromkeys(r.source for r in to_check):
+        get_source(source_name).check([r for r in to_check if r.source == source_name], params)
+
+    index = DuplicateIndex(params.crawl.curation.near_duplicate_distance)
+    for label, folder in earlier_folders(command, params, classes_dir, random_dir):
+        if folder.resolve() != out.resolve():
+            index_folder(index, folder, label)
     log.info(
-        "crawl %s: source %s, %d image(s) each for %s -> %s",
+        "crawl %s: %s -> %s",
         command,
-        source_name,
-        requests[0].count,
-        ", ".join(r.name for r in requests),
+        ", ".join(f"{r.name} ({r.source}, {r.count} image(s))" for r in requests),
         out,
     )
-    written: dict[str, int] = {}
-    with atomic_directory(out) as tmp:
-        with tqdm(total=total, desc=f"crawl {command}", unit="img", file=sys.stderr) as bar:
+
+    reports: list[FolderReport] = []
+    try:
+        if pooled:
+            reports = _fill_pooled(requests, params, index, out)
+        else:
             for request in requests:
-                rel = request.out_dir.relative_to(out)
-                target = Request(request.kind, request.name, request.query, request.count, tmp / rel)
-                target.out_dir.mkdir(parents=True, exist_ok=True)
-                count = 0
-                for _ in source.fill(target, params):
-                    count += 1
-                    bar.update(1)
-                if count < 2:
-                    raise PipelineError(
-                        f"source {source_name!r} gave {count} image(s) for {request.kind} {request.name!r} "
-                        f"(query {request.query!r}); at least 2 are needed"
-                    )
-                if count < request.count:
-                    bar.total -= request.count - count
-                    bar.refresh()
-                    log.warning(
-                        "%s %r: got %d of the %d image(s) asked for", request.kind, request.name, count, request.count
-                    )
-                written[request.name] = count
-    for name, count in written.items():
-        log.info("wrote %d image(s) to %s", count, Path(out) / name if command != "concept" else out)
-    return written
+                reports.append(_fill_one(request, params, index))
+    finally:
+        if reports:
+            log.info("crawl %s summary:\n%s", command, summary_table(reports))
+    for request, report in zip(requests, reports):
+        if report.kept < MIN_IMAGES:
+            raise PipelineError(_too_few_message(request, report))
+        if report.kept < request.count:
+            log.warning("%s %r: got %d of the %d image(s) asked for", request.kind, request.name, report.kept, request.count)
+        log.info("%s: %d image(s), %d new this run", request.out_dir, report.kept, report.new)
+    return reports
+
+
+def _fill_one(request: Request, params: Params, index: DuplicateIndex) -> FolderReport:
+    source = get_source(request.source)
+    collector = open_collector(request, params, index)
+    bar = tqdm(total=request.count, initial=collector.kept, desc=request.name, unit="img", file=sys.stderr)
+    collector.on_keep = lambda _: bar.update(1)
+    try:
+        if not collector.done:
+            source.fill(request, params, collector)
+    finally:
+        bar.close()
+        report = collector.close()
+    return report
+
+
+def _fill_pooled(requests: list[Request], params: Params, index: DuplicateIndex, out: Path) -> list[FolderReport]:
+    pool = pool_request(params, requests, out)
+    collectors = [open_collector(r, params, index) for r in requests]
+    initial = sum(c.kept for c in collectors)
+    bar = tqdm(total=pool.count, initial=initial, desc="random sets", unit="img", file=sys.stderr)
+    for collector in collectors:
+        collector.on_keep = lambda _: bar.update(1)
+    dealer = Dealer(collectors)
+    try:
+        if not dealer.done:
+            get_source(pool.source).fill(pool, params, dealer)
+    finally:
+        bar.close()
+        reports = [c.close() for c in collectors]
+    return reports
+
+
+def _too_few_message(request: Request, report: FolderReport) -> str:
+    screened = []
+    if report.rejected:
+        screened.append("rejected: " + ", ".join(f"{code} {n}" for code, n in sorted(report.rejected.items())))
+    if report.failed:
+        screened.append(f"{report.failed} download(s) failed")
+    if report.duplicates:
+        screened.append(f"{sum(report.duplicates.values())} duplicate(s)")
+    if report.excluded:
+        screened.append(f"{report.excluded} excluded")
+    detail = f" ({'; '.join(screened)}; see {request.out_dir / 'manifest.json'})" if screened else ""
+    return (
+        f"source {request.source!r} gave {report.kept} image(s) for {request.kind} {request.name!r} "
+        f"(query {request.query!r}){detail}; at least {MIN_IMAGES} are needed"
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -100,16 +220,20 @@ def build_parser() -> argparse.ArgumentParser:
     common.add_argument("--params", default="params.yaml", help="parameters file (default: params.yaml)")
     parser = argparse.ArgumentParser(
         prog="python -m pipeline.crawl",
-        description="Fill class, concept or random-set image folders from the source named in crawl.source.",
+        description="Fill class, concept or random-set image folders from their sources (crawl.source, crawl.sources).",
     )
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("classes", parents=[common], help="one folder per class in params `classes`")
-    p.add_argument("--out", default="datasets/raw", help="output folder (default: datasets/raw)")
+    p.add_argument("--out", default=str(DEFAULT_CLASSES_DIR), help="output folder (default: datasets/raw)")
     p = sub.add_parser("concept", parents=[common], help="one concept folder (NAME in crawl.concepts)")
     p.add_argument("name", metavar="NAME")
     p.add_argument("--out", default=None, help="output folder (default: concepts/NAME)")
+    p.add_argument("--random-dir", default=str(DEFAULT_RANDOM_DIR), help="random sets it must not repeat")
     p = sub.add_parser("random", parents=[common], help="random sets random500_0 .. random500_{N-1}")
-    p.add_argument("--out", default="concepts/random", help="output folder (default: concepts/random)")
+    p.add_argument("--out", default=str(DEFAULT_RANDOM_DIR), help="output folder (default: concepts/random)")
+    for p in sub.choices.values():
+        if p.prog.split()[-1] in ("concept", "random"):
+            p.add_argument("--classes-dir", default=str(DEFAULT_CLASSES_DIR), help="class folders it must not repeat")
     return parser
 
 
@@ -119,7 +243,14 @@ def main(argv: list[str] | None = None) -> int:
     params = load_params(args.params)
     concept = getattr(args, "name", None)
     out = Path(args.out if args.out is not None else f"concepts/{concept}")
-    run(args.command, params, out, concept)
+    run(
+        args.command,
+        params,
+        out,
+        concept,
+        classes_dir=Path(getattr(args, "classes_dir", DEFAULT_CLASSES_DIR)),
+        random_dir=Path(getattr(args, "random_dir", DEFAULT_RANDOM_DIR)),
+    )
     return 0
 
 

@@ -41,8 +41,51 @@ def _check_names(values: list[str], what: str) -> list[str]:
     return values
 
 
+#: Where images come from. ``synthetic``: built-in, offline; ``local``: a folder; the rest are
+#: icrawler engines (search engines, the Flickr API, a list of image URLs, web pages to scan).
+SourceName = Literal["synthetic", "local", "bing", "google", "baidu", "flickr", "urls", "greedy"]
+#: Key of ``crawl.sources`` / ``crawl.queries`` that stands for all the random sets.
+RANDOM_KEY = "random"
+
+
+class WebParams(_Strict):
+    """icrawler settings, per folder crawled from the web."""
+
+    # Search results to go through (null: three times the images still needed; many are
+    # rejected or duplicates).
+    max_num: Optional[int] = Field(None, ge=1, le=100_000)
+    # Smallest short side accepted, in pixels (before cropping).
+    min_size: int = Field(64, ge=1, le=100_000)
+    threads: int = Field(4, ge=1, le=64)
+    # Seconds: per request; without any new image (then the folder's crawl ends); whole folder.
+    timeout: float = Field(10.0, gt=0, le=600)
+    idle_timeout: float = Field(60.0, gt=0, le=86_400)
+    time_limit: float = Field(1800.0, gt=0, le=7 * 86_400)
+
+    @model_validator(mode="after")
+    def _limits_in_order(self) -> "WebParams":
+        if self.idle_timeout > self.time_limit:
+            raise ValueError(f"idle_timeout ({self.idle_timeout:g}) must not exceed time_limit ({self.time_limit:g})")
+        return self
+
+
+class CurationParams(_Strict):
+    """What the crawl keeps, for every source."""
+
+    # `center`: crop the largest centred square (as the seed experiment did by hand); `none`.
+    crop: Literal["center", "none"] = "center"
+    # Larger images are scaled down to this side when stored (preprocess resizes them anyway).
+    max_side: int = Field(512, ge=16, le=100_000)
+    # Width x height above which a file is refused undecoded (a decompression bomb).
+    max_pixels: int = Field(50_000_000, ge=1, le=2**40)
+    # Perceptual-hash bits (of 64) two images may differ by and still be near duplicates.
+    near_duplicate_distance: int = Field(6, ge=0, le=32)
+
+
 class CrawlParams(_Strict):
-    source: Literal["synthetic", "local"] = "synthetic"
+    source: SourceName = "synthetic"
+    # Per-name source overriding `source`: a class, a crawl concept, or `random` (all random sets).
+    sources: dict[str, SourceName] = {}
     local_dir: Optional[str] = None
     queries: dict[str, str] = {}
     images_per_class: int = Field(150, ge=2, le=100_000)
@@ -50,6 +93,9 @@ class CrawlParams(_Strict):
     synthetic_size: int = Field(64, ge=16, le=1024)
     concepts: list[str] = []
     num_random_sets: int = Field(10, ge=2, le=1000)
+    exclude_dir: str = Field("exclude", min_length=1)
+    web: WebParams = WebParams()
+    curation: CurationParams = CurationParams()
 
     @field_validator("concepts")
     @classmethod
@@ -58,9 +104,13 @@ class CrawlParams(_Strict):
 
     @model_validator(mode="after")
     def _local_needs_dir(self) -> "CrawlParams":
-        if self.source == "local" and not self.local_dir:
+        if "local" in {self.source, *self.sources.values()} and not self.local_dir:
             raise ValueError("source 'local' needs crawl.local_dir: the folder holding one subfolder per class/concept")
         return self
+
+    def source_for(self, name: str) -> str:
+        """The source of class or concept ``name``, or of the random sets for :data:`RANDOM_KEY`."""
+        return self.sources.get(name, self.source)
 
 
 class SplitParams(_Strict):
@@ -159,6 +209,17 @@ class Params(_Strict):
         clash = sorted(set(self.classes) & set(self.tcav.concepts))
         if clash:
             raise ValueError(f"names used both as a class and as a concept: {clash}")
+        clash = sorted(set(self.classes) & set(self.crawl.concepts))
+        if clash:
+            raise ValueError(f"names used both as a class and as a crawl concept: {clash}")
+        known = {*self.classes, *self.crawl.concepts, RANDOM_KEY}
+        for key in ("sources", "queries"):
+            unknown = sorted(set(getattr(self.crawl, key)) - known)
+            if unknown:
+                raise ValueError(
+                    f"crawl.{key}: {', '.join(map(repr, unknown))} is not a class, a concept of crawl.concepts "
+                    f"or {RANDOM_KEY!r}; known names: {', '.join(sorted(known))}"
+                )
         return self
 
     @property

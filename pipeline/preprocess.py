@@ -3,11 +3,15 @@
     python -m pipeline.preprocess [--params params.yaml] [--raw datasets/raw] [--out datasets/processed]
 
 For each class in ``classes``: every file of ``raw/<class>/`` is decoded and converted to RGB
-(files that do not decode are skipped with a warning naming them), resized to
+(files that do not decode are skipped with a warning naming them; the crawl's
+``manifest.json`` is not an image), resized to
 ``preprocess.image_size`` square with bilinear resampling (as tcav's ImageActivationGenerator
 does), and saved as ``<stem>.png``. Each class is split on its own (stratified) into
 train/val/test with the fractions ``preprocess.split``, by a permutation seeded from ``seed``
-and the class name. ``manifest.json`` records the split, the skipped files and the settings.
+and the class name. Before splitting, exact and near duplicates (same hashes as the crawl
+uses, ``crawl.curation.near_duplicate_distance``) are removed within and across classes, the
+first in class order then name order kept, so train, val and test never share an image.
+``manifest.json`` records the split, the skipped files, the duplicates and the settings.
 The whole output folder is replaced atomically.
 """
 
@@ -25,6 +29,8 @@ import numpy as np
 from PIL import Image
 from tqdm import tqdm
 
+from pipeline.collect.collector import MANIFEST as CRAWL_MANIFEST
+from pipeline.collect.dedup import DuplicateIndex, hash_image
 from pipeline.errors import PipelineError, stage_main
 from pipeline.fsutil import atomic_directory, atomic_write_json, list_subfolders
 from pipeline.params import Params, load_params
@@ -36,14 +42,24 @@ MIN_IMAGES = 2
 
 
 def list_files(folder: Path) -> list[Path]:
-    """Visible regular files of ``folder``, sorted by name (whatever their suffix)."""
-    return sorted(p for p in folder.iterdir() if p.is_file() and not p.name.startswith("."))
+    """Visible regular files of ``folder``, sorted by name (whatever their suffix), but not
+    the crawl's provenance manifest."""
+    return sorted(
+        p for p in folder.iterdir() if p.is_file() and not p.name.startswith(".") and p.name != CRAWL_MANIFEST
+    )
 
 
 def decode(path: Path, size: int) -> Image.Image:
     """Fully decode ``path``, convert to RGB and resize to ``size`` square (bilinear)."""
+    return decode_and_hash(path, size)[0]
+
+
+def decode_and_hash(path: Path, size: int):
+    """``path`` decoded, as RGB resized to ``size`` square, and its duplicate-finding hashes."""
+    data = path.read_bytes()
     with Image.open(path) as image:
-        return image.convert("RGB").resize((size, size), Image.BILINEAR)
+        rgb = image.convert("RGB")
+    return rgb.resize((size, size), Image.BILINEAR), hash_image(rgb, data, data)
 
 
 def split_counts(n: int, fractions: dict[str, float]) -> dict[str, int]:
@@ -130,7 +146,9 @@ def run(params: Params, raw: Path, out: Path) -> dict:
         "counts": {s: {} for s in SPLITS},
         "renamed": {},
         "skipped": [],
+        "duplicates": [],
     }
+    seen = DuplicateIndex(params.crawl.curation.near_duplicate_distance)
     with atomic_directory(out) as tmp:
         with tqdm(total=sum(len(f) for f in files.values()), desc="preprocess", unit="img", file=sys.stderr) as bar:
             for class_name, paths in files.items():
@@ -139,12 +157,22 @@ def run(params: Params, raw: Path, out: Path) -> dict:
                 taken: set[str] = set()
                 for path in paths:
                     try:
-                        image = decode(path, size)
+                        image, hashes = decode_and_hash(path, size)
                     except Exception as error:  # any decoder failure: skip the file, not the run
                         reason = f"not a readable image ({type(error).__name__}: {error})".replace(str(path), path.name)
                         log.warning("skipping %s: %s", path, reason)
                         manifest["skipped"].append({"file": f"{class_name}/{path.name}", "reason": reason})
+                        bar.update(1)
+                        continue
+                    label = f"{class_name}/{path.name}"
+                    match = seen.find(hashes)
+                    if match is not None:
+                        log.warning("skipping %s: %s duplicate of %s", path, match.kind, match.label)
+                        manifest["duplicates"].append(
+                            {"file": label, "of": match.label, "kind": match.kind, "distance": match.distance}
+                        )
                     else:
+                        seen.add(label, hashes)
                         name = _output_name(path, taken)
                         images[name] = image
                         sources[name] = path.name

@@ -221,3 +221,22 @@ def test_load_folder_needs_two_usable_images(tmp_path):
         images.load_folder(folder, 4, 10)
     with pytest.raises(PipelineError, match="does not exist"):
         images.load_folder(tmp_path / "absent", 4, 10)
+
+
+def test_duplicates_within_and_across_classes_are_dropped_before_the_split(tmp_path, raw):
+    from tests.image_fixtures import encode, scene
+
+    (raw / "water" / "copy_of_fire.png").write_bytes((raw / "fire" / "img03.png").read_bytes())
+    scene(1, 64).save(raw / "grass" / "photo.png")
+    (raw / "grass" / "photo_small.jpg").write_bytes(encode(scene(1, 64).resize((48, 48)), "JPEG", quality=85))
+    (raw / "grass" / "manifest.json").write_text("{}")  # the crawl's provenance file is not an image
+    code, out = run_stage(tmp_path, raw)
+    assert code == 0
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert [(d["file"], d["of"], d["kind"]) for d in manifest["duplicates"]] == [
+        ("water/copy_of_fire.png", "fire/img03.png", "exact"),
+        ("grass/photo_small.jpg", "grass/photo.png", "near"),
+    ]
+    assert manifest["skipped"] == []
+    kept = [name for split in ("train", "val", "test") for name in manifest["splits"][split]["water"]]
+    assert "copy_of_fire.png" not in kept and len(kept) == 20

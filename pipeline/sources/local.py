@@ -1,18 +1,23 @@
-"""The ``local`` source: copy images from ``crawl.local_dir/<name>/``.
+"""The ``local`` source: images from folders on this machine, under ``crawl.local_dir``.
 
-Random sets come from ``crawl.local_dir/random500_<i>/``. Only files with an image suffix are
-copied (the first ``count`` in name order); decoding is left to the preprocess stage (class
-images) and the TCAV stage (concepts), which skip undecodable files with a warning.
+A class or concept ``name`` is read from ``<local_dir>/<query>/`` (the query defaults to the
+name), subfolders included, in name order. Random sets come either from
+``<local_dir>/random500_<i>/`` (one folder per set, if ``random500_0`` exists) or from one pool
+of diverse images, ``<local_dir>/<queries.random or "random">/`` (e.g. Caltech-256's
+``256_ObjectCategories``), shuffled with ``seed`` and dealt into the sets without overlap.
+Every file goes through the same validation, cropping and duplicate removal as a download.
 """
 
 from __future__ import annotations
 
-import shutil
+import zlib
 from pathlib import Path
-from typing import Iterator
+
+import numpy as np
 
 from pipeline.errors import PipelineError
-from pipeline.fsutil import IMAGE_SUFFIXES, list_images, list_subfolders
+from pipeline.fsutil import IMAGE_SUFFIXES, list_subfolders
+from pipeline.params import random_set_names
 
 MIN_IMAGES = 2
 
@@ -24,12 +29,30 @@ def _local_dir(params) -> Path:
 
 
 def source_folder(request, params) -> Path:
-    """The folder a request copies from."""
-    return _local_dir(params) / request.name
+    """The folder a request reads from."""
+    return _local_dir(params) / request.query
+
+
+def list_images_recursive(folder: Path) -> list[Path]:
+    """Image files under ``folder`` (any depth, hidden ones left out), in path order."""
+    return sorted(
+        p
+        for p in folder.rglob("*")
+        if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES and not any(part.startswith(".") for part in p.relative_to(folder).parts)
+    )
+
+
+def pooled_random(params) -> bool:
+    """Random sets come from one pool unless ``<local_dir>/random500_0/`` exists."""
+    return not (_local_dir(params) / random_set_names(1)[0]).is_dir()
+
+
+def origin(request, params) -> dict:
+    return {"local_dir": str(_local_dir(params))}
 
 
 def check(requests, params) -> None:
-    """Every requested folder must exist and hold at least 2 image files."""
+    """Every folder read must exist and hold at least 2 image files (2 per set for a pool)."""
     root = _local_dir(params)
     if not root.is_dir():
         raise PipelineError(f"crawl.local_dir: folder {str(root)!r} does not exist")
@@ -39,28 +62,31 @@ def check(requests, params) -> None:
         if not folder.is_dir():
             problems.append(f"{str(folder)!r} is missing")
             continue
-        found = len(list_images(folder))
-        if found < MIN_IMAGES:
-            problems.append(f"{str(folder)!r} has {found} image file{'s' if found != 1 else ''}")
+        needed = MIN_IMAGES * (params.crawl.num_random_sets if request.kind == "random" and request.name == "random" else 1)
+        found = len(list_images_recursive(folder))
+        if found < needed:
+            problems.append(f"{str(folder)!r} has {found} image file{'s' if found != 1 else ''} (at least {needed} needed)")
     if problems:
         existing = list_subfolders(root)
         raise PipelineError(
-            f"local source: {'; '.join(problems)} (each {_request_kinds(requests)} folder needs at least "
-            f"{MIN_IMAGES} files with suffix {'/'.join(IMAGE_SUFFIXES)}); subfolders of {str(root)!r}: "
-            f"{', '.join(existing) if existing else '(none)'}"
+            f"local source: {'; '.join(problems)} (files with suffix {'/'.join(IMAGE_SUFFIXES)}); "
+            f"subfolders of {str(root)!r}: {', '.join(existing) if existing else '(none)'}"
         )
 
 
-def _request_kinds(requests) -> str:
-    kinds = sorted({r.kind for r in requests})
-    return "/".join("random set" if k == "random" else k for k in kinds)
-
-
-def fill(request, params) -> Iterator[Path]:
-    """Copy the first ``request.count`` image files of the source folder into ``request.out_dir``."""
-    out = Path(request.out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    for src in list_images(source_folder(request, params))[: request.count]:
-        dest = out / src.name
-        shutil.copyfile(src, dest)
-        yield dest
+def fill(request, params, collector) -> None:
+    """Offer the images of the source folder, in name order (a random pool: in seeded order)."""
+    folder = source_folder(request, params)
+    paths = list_images_recursive(folder)
+    if request.kind == "random" and request.name == "random":
+        rng = np.random.default_rng([params.seed, zlib.crc32(b"random-pool")])
+        paths = [paths[i] for i in rng.permutation(len(paths))]
+    root = _local_dir(params)
+    for path in paths:
+        if collector.done:
+            return
+        key = path.relative_to(root).as_posix()
+        if collector.seen(key):
+            continue
+        name = "_".join(path.relative_to(folder).parts)
+        collector.offer(key, path.read_bytes(), name=name, url=path.resolve().as_uri())

@@ -24,8 +24,8 @@ from __future__ import annotations
 
 import colorsys
 import functools
+import io
 import zlib
-from pathlib import Path
 from typing import Iterator, Sequence
 
 import numpy as np
@@ -721,6 +721,20 @@ def file_name(index: int, count: int) -> str:
     return f"{index:0{max(4, len(str(count - 1)))}d}.png"
 
 
+def draw(kind: str, name: str, index: int, size: int = 64, seed: int = 0) -> tuple[Image.Image, dict]:
+    """Image number ``index`` of ``kind`` (class/concept/random) ``name``, and how it was drawn."""
+    _check_name(kind, name)
+    rng = image_rng(seed, kind, name, index)
+    if kind == "class":
+        array, meta = _draw_class(name, rng, size)
+    elif kind == "concept":
+        array, meta = _draw_concept(name, rng, size)
+    else:
+        array, style = _draw_random(rng, size)
+        meta = {"kind": "random", "name": name, "style": style}
+    return _to_image(array), meta
+
+
 def generate(
     kind: str, name: str, count: int, size: int = 64, seed: int = 0, *, with_meta: bool = False
 ) -> Iterator[tuple]:
@@ -732,20 +746,23 @@ def generate(
     """
     _check_name(kind, name)
     for index in range(count):
-        rng = image_rng(seed, kind, name, index)
-        if kind == "class":
-            array, meta = _draw_class(name, rng, size)
-        elif kind == "concept":
-            array, meta = _draw_concept(name, rng, size)
-        else:
-            array, style = _draw_random(rng, size)
-            meta = {"kind": "random", "name": name, "style": style}
-        image = _to_image(array)
+        image, meta = draw(kind, name, index, size, seed)
         fname = file_name(index, count)
         yield (fname, image, meta) if with_meta else (fname, image)
 
 
 # --------------------------------------------------------------------------- source interface
+
+
+#: Images are a pure function of the params: no fetch times in the manifest, and a folder
+#: of them can always be regenerated (so one without a manifest is simply replaced).
+TIMESTAMPS = False
+REGENERABLE = True
+
+
+def origin(request, params) -> dict:
+    """The kept images depend on the seed and the image size."""
+    return {"seed": params.seed, "size": params.crawl.synthetic_size}
 
 
 def check(requests, params) -> None:
@@ -754,16 +771,20 @@ def check(requests, params) -> None:
         _check_name(request.kind, request.name)
 
 
-def fill(request, params) -> Iterator[Path]:
-    """Write ``request.count`` generated PNGs into ``request.out_dir``, yielding each path.
+def fill(request, params, collector) -> None:
+    """Offer generated PNGs ``0000.png``, ``0001.png``, ... until the folder is full.
 
-    ``request.query`` is ignored: the synthetic images are defined by the name.
+    Images excluded or found duplicate are replaced by the next indices. ``request.query``
+    is ignored: the synthetic images are defined by the name.
     """
-    out = Path(request.out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    for fname, image in generate(
-        request.kind, request.name, request.count, params.crawl.synthetic_size, params.seed
-    ):
-        path = out / fname
-        image.save(path, format="PNG")
-        yield path
+    limit = 2 * request.count + 16
+    for index in range(limit):
+        if collector.done:
+            return
+        fname = file_name(index, request.count)
+        if collector.seen(fname):
+            continue
+        image, _ = draw(request.kind, request.name, index, params.crawl.synthetic_size, params.seed)
+        buffer = io.BytesIO()
+        image.save(buffer, format="PNG")
+        collector.offer(fname, buffer.getvalue(), name=fname)
