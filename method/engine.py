@@ -4,7 +4,8 @@ The reference ``TCAV.run`` recomputes each class image's gradient one example at
 for every (concept, random set) pair. The gradient depends only on (class, bottleneck,
 example), so here it is computed once, in batches, and every CAV is scored against it with
 one matrix-vector product. Random-vs-random CAVs (the null distribution) are fitted once
-and shared by all classes and concepts.
+and shared by all classes and concepts, in parallel (:mod:`method.cav_fitting`), and both
+activations and CAVs can be kept in a content-keyed cache (:mod:`method.cache`).
 """
 
 from __future__ import annotations
@@ -12,13 +13,14 @@ from __future__ import annotations
 import itertools
 import logging
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Callable, Iterable, Protocol
 
 import numpy as np
 from tqdm import tqdm
 
-from method.cav import LearnedCav, learn_cav, tcav_cav_path
+from method.cache import ContentCache, activations_fields, array_fingerprint, cav_fields, entry_key
+from method.cav import LearnedCav, cav_hparams, cav_seed, save_tcav_cav
+from method.cav_fitting import ParallelConfig, fit_cavs
 from method.scores import directional_derivatives, tcav_magnitude, tcav_score
 from method.stats import KIND_CONCEPT, KIND_RANDOM, RUN_KEYS
 
@@ -49,34 +51,83 @@ class CavPlan:
 
 
 def compute_activations(model: BatchedModel, image_sets: dict[str, np.ndarray], bottlenecks: Iterable[str],
-                        progress: bool = True) -> dict[str, dict[str, np.ndarray]]:
-    """``acts[set name][bottleneck]`` for every image set, one batched pass per set and bottleneck."""
+                        progress: bool = True, *, cache: ContentCache | None = None,
+                        keys: dict[str, dict[str, dict]] | None = None) -> dict[str, dict[str, np.ndarray]]:
+    """``acts[set name][bottleneck]`` for every image set, one batched pass per set and bottleneck.
+
+    With a ``cache`` and every set's key fields ``keys[set name][bottleneck]`` (from
+    :func:`activation_keys`), activations already computed for the same model, image pixels
+    and bottleneck are read from the cache instead, and new ones stored.
+    """
     bottlenecks = list(bottlenecks)
     acts: dict[str, dict[str, np.ndarray]] = {name: {} for name in image_sets}
     jobs = [(name, b) for name in image_sets for b in bottlenecks]
+    keys = keys if cache is not None else None
     for name, bottleneck in tqdm(jobs, desc="activations", unit="set", disable=not progress):
+        fields = keys[name][bottleneck] if keys else None
+        stored = cache.load(fields) if fields else None
+        if stored is not None:
+            acts[name][bottleneck] = stored["acts"]
+            continue
         acts[name][bottleneck] = model.activations(image_sets[name], bottleneck)
+        if fields:
+            cache.store(fields, {"acts": acts[name][bottleneck]})
     return acts
+
+
+def activation_keys(image_sets: dict[str, np.ndarray], bottlenecks: Iterable[str],
+                    model_key: str) -> dict[str, dict[str, dict]]:
+    """Cache key fields of every set's activations: the model, the set's pixels, the bottleneck."""
+    bottlenecks = list(bottlenecks)
+    keys = {}
+    for name, images in image_sets.items():
+        images_key = array_fingerprint(images)
+        keys[name] = {b: activations_fields(model_key, images_key, b) for b in bottlenecks}
+    return keys
 
 
 def learn_cavs(plan: CavPlan, acts: dict[str, dict[str, np.ndarray]], bottlenecks: Iterable[str],
                alphas: Iterable[float], *, model_type: str, seed: int, progress: bool = True,
-               cav_dir: str | None = None) -> dict[tuple[str, str, str, float], LearnedCav]:
+               cav_dir: str | None = None, parallel: ParallelConfig = ParallelConfig(),
+               cache: ContentCache | None = None,
+               acts_keys: dict[str, dict[str, dict]] | None = None) -> dict[tuple[str, str, str, float], LearnedCav]:
     """Every CAV of the plan, keyed by ``(concept, random, bottleneck, alpha)``, each fitted once.
 
+    ``parallel``: where the CAVs are fitted (the result does not depend on it).
+    ``cache`` with ``acts_keys`` (the key fields of each set's activations, from
+    :func:`activation_keys`): CAVs fitted before on the same activations, hyper-parameters
+    and seed are read from it, new ones stored.
     ``cav_dir``: also save each CAV there in tcav's format, for the reference ``TCAV.run``.
     """
     pairs = plan.concept_pairs() + plan.random_pairs()
     jobs = [(c, r, b, a) for b in bottlenecks for a in alphas for c, r in pairs]
-    cavs = {}
+    use_cache = cache is not None and acts_keys is not None
+    cavs: dict[tuple[str, str, str, float], LearnedCav] = {}
+    fields = {}
+    if use_cache:
+        for job in jobs:
+            concept, random, bottleneck, alpha = job
+            fields[job] = cav_fields(entry_key(acts_keys[concept][bottleneck]), entry_key(acts_keys[random][bottleneck]),
+                                     cav_hparams(model_type, alpha),
+                                     cav_seed(seed, concept, random, bottleneck, alpha, model_type))
+            stored = cache.load(fields[job])
+            if stored is not None:
+                cavs[job] = LearnedCav(concept, random, bottleneck, alpha, stored["vector"], float(stored["accuracy"]),
+                                       tuple(float(a) for a in stored["class_accuracies"]))
+    missing = [job for job in jobs if job not in cavs]
+    if missing:
+        log.info("tcav: fitting %d CAVs (%d read from the cache), backend %s", len(missing), len(jobs) - len(missing),
+                 parallel.backend)
+    fitted = fit_cavs(missing, acts, model_type=model_type, seed=seed, parallel=parallel, progress=progress)
+    for job, cav in fitted.items():
+        cavs[job] = cav
+        if use_cache:
+            cache.store(fields[job], {"vector": cav.vector, "accuracy": np.float64(cav.accuracy),
+                                      "class_accuracies": np.array(cav.class_accuracies, dtype=np.float64)})
     if cav_dir is not None:
-        Path(cav_dir).mkdir(parents=True, exist_ok=True)
-    for concept, random, bottleneck, alpha in tqdm(jobs, desc="CAVs", unit="cav", disable=not progress):
-        save_path = None if cav_dir is None else tcav_cav_path(cav_dir, concept, random, bottleneck, model_type, alpha)
-        cavs[concept, random, bottleneck, alpha] = learn_cav(
-            concept, random, bottleneck, acts[concept][bottleneck], acts[random][bottleneck],
-            model_type=model_type, alpha=alpha, seed=seed, save_path=save_path)
-    return cavs
+        for cav in cavs.values():
+            save_tcav_cav(cav, cav_dir, model_type)
+    return {job: cavs[job] for job in jobs}  # the plan's order: runs.csv rows follow it
 
 
 def score_runs(model: BatchedModel, class_acts: dict[str, dict[str, np.ndarray]], cavs: dict,
@@ -111,11 +162,15 @@ def score_runs(model: BatchedModel, class_acts: dict[str, dict[str, np.ndarray]]
 def run_tcav(model: BatchedModel, class_images: dict[str, np.ndarray], concept_images: dict[str, np.ndarray],
              random_images: dict[str, np.ndarray], bottlenecks: list[str], alphas: list[float], *,
              model_type: str = "linear", definition: str = "tcav", seed: int = 0,
-             progress: bool = True, on_step: Callable[[str], None] | None = None) -> list[dict]:
+             progress: bool = True, on_step: Callable[[str], None] | None = None,
+             parallel: ParallelConfig = ParallelConfig(), cache: ContentCache | None = None,
+             model_key: str | None = None) -> list[dict]:
     """All TCAV runs of an experiment: every class x (concept and random) CAV x bottleneck x alpha.
 
     ``class_images`` are scored; ``concept_images`` and ``random_images`` (name -> images
-    ``(n, h, w, 3)`` in the model's value range) are what CAVs separate.
+    ``(n, h, w, 3)`` in the model's value range) are what CAVs separate. ``parallel``: where
+    CAVs are fitted. ``cache`` + ``model_key`` (the model's fingerprint): reuse activations
+    and CAVs computed before from the same content.
     """
     step = on_step or log.info
     overlap = set(concept_images) & set(random_images)
@@ -124,10 +179,17 @@ def run_tcav(model: BatchedModel, class_images: dict[str, np.ndarray], concept_i
     plan = CavPlan(tuple(concept_images), tuple(random_images))
     step(f"tcav: activations of {len(concept_images)} concepts, {len(random_images)} random sets, "
          f"{len(class_images)} classes at {len(bottlenecks)} bottlenecks")
-    acts = compute_activations(model, {**concept_images, **random_images}, bottlenecks, progress)
-    class_acts = compute_activations(model, class_images, bottlenecks, progress)
+    cav_sets = {**concept_images, **random_images}
+    use_cache = cache is not None and model_key is not None
+    keys = activation_keys({**cav_sets, **class_images}, bottlenecks, model_key) if use_cache else None
+    cache = cache if use_cache else None
+    acts = compute_activations(model, cav_sets, bottlenecks, progress, cache=cache, keys=keys)
+    class_acts = compute_activations(model, class_images, bottlenecks, progress, cache=cache, keys=keys)
     n_cavs = (len(plan.concept_pairs()) + len(plan.random_pairs())) * len(bottlenecks) * len(alphas)
     step(f"tcav: learning {n_cavs} CAVs ({model_type}, alphas {alphas})")
-    cavs = learn_cavs(plan, acts, bottlenecks, alphas, model_type=model_type, seed=seed, progress=progress)
+    cavs = learn_cavs(plan, acts, bottlenecks, alphas, model_type=model_type, seed=seed, progress=progress,
+                      parallel=parallel, cache=cache, acts_keys=keys)
+    if cache is not None:
+        step(f"tcav: cache {cache.root}: {cache.hits} entries reused, {cache.misses} computed")
     step(f"tcav: scoring {len(class_images)} classes against every CAV ({definition} definition)")
     return score_runs(model, class_acts, cavs, plan, definition=definition, progress=progress)
