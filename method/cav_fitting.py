@@ -9,6 +9,7 @@ activations it needs, largest first so that no worker is left with a long tail.
 from __future__ import annotations
 
 import math
+import threading
 from dataclasses import dataclass
 from typing import Iterable, Optional
 
@@ -51,6 +52,40 @@ class SchedulerUnreachableError(ConnectionError):
     """The Dask scheduler named in :class:`ParallelConfig` did not answer."""
 
 
+def _local_workers(parallel: ParallelConfig, n_cavs: int) -> int:
+    """Local worker processes for ``n_cavs`` CAVs: ``n_jobs`` (joblib's meaning), fewer for a few CAVs."""
+    from joblib import effective_n_jobs
+
+    return max(1, min(effective_n_jobs(parallel.n_jobs), math.ceil(n_cavs / MIN_CAVS_PER_WORKER)))
+
+
+def _import_fitting() -> None:
+    import sklearn.linear_model  # noqa: F401  (what makes a worker slow to start)
+    import sklearn.metrics  # noqa: F401
+    import sklearn.model_selection  # noqa: F401
+
+
+_starting: list[threading.Thread] = []
+
+
+def start_workers(parallel: ParallelConfig, n_cavs: int) -> None:
+    """Start the local worker processes that will fit ``n_cavs`` CAVs, in the background.
+
+    A worker spends about a second importing scikit-learn; started while the caller computes
+    activations, that second is no longer on the critical path. :func:`fit_cavs` reuses them
+    (joblib keeps its loky workers between calls with the same ``n_jobs``).
+    """
+    from joblib import Parallel, delayed
+
+    workers = _local_workers(parallel, n_cavs)
+    if parallel.backend != "loky" or workers < 2:
+        return
+    thread = threading.Thread(target=lambda: Parallel(n_jobs=workers, backend="loky")(
+        delayed(_import_fitting)() for _ in range(workers)), daemon=True)
+    thread.start()
+    _starting.append(thread)
+
+
 def _fit_chunk(jobs: list[CavJob], acts: dict[str, np.ndarray], model_type: str, seed: int) -> list[LearnedCav]:
     """Runs in a worker: every CAV of ``jobs`` (one bottleneck) from ``acts[set name]``."""
     return [learn_cav(concept, random, bottleneck, acts[concept], acts[random], model_type=model_type, alpha=alpha,
@@ -81,10 +116,12 @@ def _chunk_args(chunk: list[CavJob], acts: dict[str, dict[str, np.ndarray]]) -> 
 def fit_cavs(jobs: Iterable[CavJob], acts: dict[str, dict[str, np.ndarray]], *, model_type: str, seed: int,
              parallel: ParallelConfig = ParallelConfig(), progress: bool = False) -> dict[CavJob, LearnedCav]:
     """Every CAV of ``jobs`` from ``acts[set name][bottleneck]``, keyed by its job."""
-    from joblib import Parallel, delayed, effective_n_jobs, parallel_config
+    from joblib import Parallel, delayed, parallel_config
     from tqdm import tqdm
 
     jobs = list(jobs)
+    while _starting:  # one caller of the worker pool at a time
+        _starting.pop().join()
     if not jobs:
         return {}
     if parallel.backend == "dask":
@@ -103,7 +140,7 @@ def fit_cavs(jobs: Iterable[CavJob], acts: dict[str, dict[str, np.ndarray]], *, 
                 cavs = [cav for chunk in tqdm(results, total=len(chunks), desc="CAVs (dask)", unit="chunk",
                                               disable=not progress) for cav in chunk]
     else:
-        workers = min(effective_n_jobs(parallel.n_jobs), math.ceil(len(jobs) / MIN_CAVS_PER_WORKER))
+        workers = _local_workers(parallel, len(jobs))
         chunks = plan_chunks(jobs, acts, 4 * workers if workers > 1 else 32)
         results = Parallel(n_jobs=workers, backend="loky", return_as="generator_unordered")(
             delayed(_fit_chunk)(chunk, _chunk_args(chunk, acts), model_type, seed) for chunk in chunks)

@@ -20,7 +20,7 @@ from tqdm import tqdm
 
 from method.cache import ContentCache, activations_fields, array_fingerprint, cav_fields, entry_key
 from method.cav import LearnedCav, cav_hparams, cav_seed, save_tcav_cav
-from method.cav_fitting import ParallelConfig, fit_cavs
+from method.cav_fitting import CavJob, ParallelConfig, fit_cavs, start_workers
 from method.scores import directional_derivatives, tcav_magnitude, tcav_score
 from method.stats import KIND_CONCEPT, KIND_RANDOM, RUN_KEYS
 
@@ -89,31 +89,21 @@ def activation_keys(image_sets: dict[str, np.ndarray], bottlenecks: Iterable[str
 def learn_cavs(plan: CavPlan, acts: dict[str, dict[str, np.ndarray]], bottlenecks: Iterable[str],
                alphas: Iterable[float], *, model_type: str, seed: int, progress: bool = True,
                cav_dir: str | None = None, parallel: ParallelConfig = ParallelConfig(),
-               cache: ContentCache | None = None,
-               acts_keys: dict[str, dict[str, dict]] | None = None) -> dict[tuple[str, str, str, float], LearnedCav]:
+               cache: ContentCache | None = None, acts_keys: dict[str, dict[str, dict]] | None = None,
+               cached: dict[CavJob, LearnedCav] | None = None) -> dict[CavJob, LearnedCav]:
     """Every CAV of the plan, keyed by ``(concept, random, bottleneck, alpha)``, each fitted once.
 
     ``parallel``: where the CAVs are fitted (the result does not depend on it).
     ``cache`` with ``acts_keys`` (the key fields of each set's activations, from
     :func:`activation_keys`): CAVs fitted before on the same activations, hyper-parameters
-    and seed are read from it, new ones stored.
+    and seed are read from it, new ones stored; ``cached``: those already read (:func:`cached_cavs`).
     ``cav_dir``: also save each CAV there in tcav's format, for the reference ``TCAV.run``.
     """
-    pairs = plan.concept_pairs() + plan.random_pairs()
-    jobs = [(c, r, b, a) for b in bottlenecks for a in alphas for c, r in pairs]
+    jobs = cav_jobs(plan, bottlenecks, alphas)
     use_cache = cache is not None and acts_keys is not None
-    cavs: dict[tuple[str, str, str, float], LearnedCav] = {}
-    fields = {}
-    if use_cache:
-        for job in jobs:
-            concept, random, bottleneck, alpha = job
-            fields[job] = cav_fields(entry_key(acts_keys[concept][bottleneck]), entry_key(acts_keys[random][bottleneck]),
-                                     cav_hparams(model_type, alpha),
-                                     cav_seed(seed, concept, random, bottleneck, alpha, model_type))
-            stored = cache.load(fields[job])
-            if stored is not None:
-                cavs[job] = LearnedCav(concept, random, bottleneck, alpha, stored["vector"], float(stored["accuracy"]),
-                                       tuple(float(a) for a in stored["class_accuracies"]))
+    fields = {job: cav_cache_fields(job, acts_keys, model_type, seed) for job in jobs} if use_cache else {}
+    cavs = dict(cached) if cached is not None else (
+        cached_cavs(jobs, cache, acts_keys, model_type=model_type, seed=seed) if use_cache else {})
     missing = [job for job in jobs if job not in cavs]
     if missing:
         log.info("tcav: fitting %d CAVs (%d read from the cache), backend %s", len(missing), len(jobs) - len(missing),
@@ -128,6 +118,31 @@ def learn_cavs(plan: CavPlan, acts: dict[str, dict[str, np.ndarray]], bottleneck
         for cav in cavs.values():
             save_tcav_cav(cav, cav_dir, model_type)
     return {job: cavs[job] for job in jobs}  # the plan's order: runs.csv rows follow it
+
+
+def cav_jobs(plan: CavPlan, bottlenecks: Iterable[str], alphas: Iterable[float]) -> list[CavJob]:
+    """Every CAV of the plan as ``(concept, random, bottleneck, alpha)``, in the plan's order."""
+    pairs = plan.concept_pairs() + plan.random_pairs()
+    return [(c, r, b, a) for b in bottlenecks for a in alphas for c, r in pairs]
+
+
+def cav_cache_fields(job: CavJob, acts_keys: dict[str, dict[str, dict]], model_type: str, seed: int) -> dict:
+    """Cache key fields of a CAV: the keys of the activations it separates, hyper-parameters, its seed."""
+    concept, random, bottleneck, alpha = job
+    return cav_fields(entry_key(acts_keys[concept][bottleneck]), entry_key(acts_keys[random][bottleneck]),
+                      cav_hparams(model_type, alpha), cav_seed(seed, concept, random, bottleneck, alpha, model_type))
+
+
+def cached_cavs(jobs: list[CavJob], cache: ContentCache, acts_keys: dict[str, dict[str, dict]], *, model_type: str,
+                seed: int) -> dict[CavJob, LearnedCav]:
+    """The CAVs of ``jobs`` found in the cache (needs only the activations' keys, not the activations)."""
+    found = {}
+    for job in jobs:
+        stored = cache.load(cav_cache_fields(job, acts_keys, model_type, seed))
+        if stored is not None:
+            found[job] = LearnedCav(*job, stored["vector"], float(stored["accuracy"]),
+                                    tuple(float(a) for a in stored["class_accuracies"]))
+    return found
 
 
 def score_runs(model: BatchedModel, class_acts: dict[str, dict[str, np.ndarray]], cavs: dict,
@@ -183,12 +198,14 @@ def run_tcav(model: BatchedModel, class_images: dict[str, np.ndarray], concept_i
     use_cache = cache is not None and model_key is not None
     keys = activation_keys({**cav_sets, **class_images}, bottlenecks, model_key) if use_cache else None
     cache = cache if use_cache else None
+    jobs = cav_jobs(plan, bottlenecks, alphas)
+    cached = cached_cavs(jobs, cache, keys, model_type=model_type, seed=seed) if cache is not None else {}
+    start_workers(parallel, len(jobs) - len(cached))  # they start while activations are computed
     acts = compute_activations(model, cav_sets, bottlenecks, progress, cache=cache, keys=keys)
     class_acts = compute_activations(model, class_images, bottlenecks, progress, cache=cache, keys=keys)
-    n_cavs = (len(plan.concept_pairs()) + len(plan.random_pairs())) * len(bottlenecks) * len(alphas)
-    step(f"tcav: learning {n_cavs} CAVs ({model_type}, alphas {alphas})")
+    step(f"tcav: learning {len(jobs)} CAVs ({model_type}, alphas {alphas})")
     cavs = learn_cavs(plan, acts, bottlenecks, alphas, model_type=model_type, seed=seed, progress=progress,
-                      parallel=parallel, cache=cache, acts_keys=keys)
+                      parallel=parallel, cache=cache, acts_keys=keys, cached=cached)
     if cache is not None:
         step(f"tcav: cache {cache.root}: {cache.hits} entries reused, {cache.misses} computed")
     step(f"tcav: scoring {len(class_images)} classes against every CAV ({definition} definition)")
