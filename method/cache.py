@@ -85,6 +85,10 @@ class ContentCache:
     def _path(self, key: str) -> Path:
         return self.root / key[:2] / f"{key}.npz"
 
+    def has(self, fields: dict) -> bool:
+        """Whether an entry file exists for ``fields`` (not read, so not verified: see :meth:`load`)."""
+        return self._path(entry_key(fields)).is_file()
+
     def load(self, fields: dict) -> dict[str, np.ndarray] | None:
         """The arrays stored for ``fields``, or ``None`` (a miss) if absent, unreadable or not theirs."""
         key = entry_key(fields)

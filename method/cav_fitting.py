@@ -11,13 +11,15 @@ from __future__ import annotations
 import math
 import threading
 from dataclasses import dataclass
-from typing import Iterable, Optional
+from typing import Iterable, Iterator, Optional
 
 import numpy as np
 
 from method.cav import LearnedCav, learn_cav
 
 BACKENDS = ("loky", "dask")
+# A chunk carries the activations of every set it uses; capped so that no chunk carries many.
+MAX_CAVS_PER_CHUNK = 64
 # Below this many CAVs per worker, starting worker processes costs more than it saves.
 MIN_CAVS_PER_WORKER = 16
 
@@ -86,8 +88,13 @@ def start_workers(parallel: ParallelConfig, n_cavs: int) -> None:
     _starting.append(thread)
 
 
-def _fit_chunk(jobs: list[CavJob], acts: dict[str, np.ndarray], model_type: str, seed: int) -> list[LearnedCav]:
-    """Runs in a worker: every CAV of ``jobs`` (one bottleneck) from ``acts[set name]``."""
+def _fit_chunk(jobs: list[CavJob], model_type: str, seed: int, names: list[str], *arrays: np.ndarray) -> list[LearnedCav]:
+    """Runs in a worker: every CAV of ``jobs`` (one bottleneck); ``arrays[i]`` are the activations of ``names[i]``.
+
+    The arrays are separate arguments so that joblib ships each once per call, not once per
+    chunk: loky memory-maps them, Dask scatters them to the workers.
+    """
+    acts = dict(zip(names, arrays))
     return [learn_cav(concept, random, bottleneck, acts[concept], acts[random], model_type=model_type, alpha=alpha,
                       seed=seed) for concept, random, bottleneck, alpha in jobs]
 
@@ -97,7 +104,7 @@ def plan_chunks(jobs: list[CavJob], acts: dict[str, dict[str, np.ndarray]], n_ch
     by_bottleneck: dict[str, list[CavJob]] = {}
     for job in jobs:
         by_bottleneck.setdefault(job[2], []).append(job)
-    size = max(1, math.ceil(len(jobs) / max(1, n_chunks)))
+    size = max(1, min(MAX_CAVS_PER_CHUNK, math.ceil(len(jobs) / max(1, n_chunks))))
     chunks = [group[i:i + size] for group in by_bottleneck.values() for i in range(0, len(group), size)]
 
     def cost(chunk: list[CavJob]) -> int:  # an SGD epoch is linear in the activation size
@@ -107,23 +114,36 @@ def plan_chunks(jobs: list[CavJob], acts: dict[str, dict[str, np.ndarray]], n_ch
     return sorted(chunks, key=cost, reverse=True)
 
 
-def _chunk_args(chunk: list[CavJob], acts: dict[str, dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
+def _chunk_call(chunk: list[CavJob], acts: dict[str, dict[str, np.ndarray]], model_type: str, seed: int):
+    from joblib import delayed
+
     bottleneck = chunk[0][2]
-    names = {name for job in chunk for name in job[:2]}
-    return {name: acts[name][bottleneck] for name in sorted(names)}
+    names = sorted({name for job in chunk for name in job[:2]})
+    return delayed(_fit_chunk)(chunk, model_type, seed, names, *(acts[name][bottleneck] for name in names))
 
 
 def fit_cavs(jobs: Iterable[CavJob], acts: dict[str, dict[str, np.ndarray]], *, model_type: str, seed: int,
              parallel: ParallelConfig = ParallelConfig(), progress: bool = False) -> dict[CavJob, LearnedCav]:
     """Every CAV of ``jobs`` from ``acts[set name][bottleneck]``, keyed by its job."""
-    from joblib import Parallel, delayed, parallel_config
+    return {(cav.concept, cav.random, cav.bottleneck, cav.alpha): cav
+            for cav in iter_fit_cavs(jobs, acts, model_type=model_type, seed=seed, parallel=parallel,
+                                     progress=progress)}
+
+
+def iter_fit_cavs(jobs: Iterable[CavJob], acts: dict[str, dict[str, np.ndarray]], *, model_type: str, seed: int,
+                  parallel: ParallelConfig = ParallelConfig(), progress: bool = False) -> Iterator[LearnedCav]:
+    """The CAVs of ``jobs``, yielded as workers finish them (in no particular order).
+
+    The caller can use each and let it go, so memory does not grow with the number of CAVs.
+    """
+    from joblib import Parallel, parallel_config
     from tqdm import tqdm
 
     jobs = list(jobs)
     while _starting:  # one caller of the worker pool at a time
         _starting.pop().join()
     if not jobs:
-        return {}
+        return
     if parallel.backend == "dask":
         from distributed import Client
 
@@ -131,19 +151,16 @@ def fit_cavs(jobs: Iterable[CavJob], acts: dict[str, dict[str, np.ndarray]], *, 
             client = Client(parallel.scheduler, set_as_default=False, timeout=parallel.connect_timeout)
         except OSError as error:
             raise SchedulerUnreachableError(f"no Dask scheduler answers at {parallel.scheduler!r} ({error})") from None
-        with client:
-            workers = max(1, sum(client.nthreads().values()))
-            chunks = plan_chunks(jobs, acts, 4 * workers)
-            with parallel_config(backend="dask", client=client):
-                results = Parallel(n_jobs=-1, return_as="generator_unordered")(
-                    delayed(_fit_chunk)(chunk, _chunk_args(chunk, acts), model_type, seed) for chunk in chunks)
-                cavs = [cav for chunk in tqdm(results, total=len(chunks), desc="CAVs (dask)", unit="chunk",
-                                              disable=not progress) for cav in chunk]
+        with client, parallel_config(backend="dask", client=client):
+            chunks = plan_chunks(jobs, acts, 4 * max(1, sum(client.nthreads().values())))
+            results = Parallel(n_jobs=-1, return_as="generator_unordered")(
+                _chunk_call(chunk, acts, model_type, seed) for chunk in chunks)
+            for chunk in tqdm(results, total=len(chunks), desc="CAVs (dask)", unit="chunk", disable=not progress):
+                yield from chunk
     else:
         workers = _local_workers(parallel, len(jobs))
         chunks = plan_chunks(jobs, acts, 4 * workers if workers > 1 else 32)
         results = Parallel(n_jobs=workers, backend="loky", return_as="generator_unordered")(
-            delayed(_fit_chunk)(chunk, _chunk_args(chunk, acts), model_type, seed) for chunk in chunks)
-        cavs = [cav for chunk in tqdm(results, total=len(chunks), desc="CAVs", unit="chunk", disable=not progress)
-                for cav in chunk]
-    return {(cav.concept, cav.random, cav.bottleneck, cav.alpha): cav for cav in cavs}
+            _chunk_call(chunk, acts, model_type, seed) for chunk in chunks)
+        for chunk in tqdm(results, total=len(chunks), desc="CAVs", unit="chunk", disable=not progress):
+            yield from chunk

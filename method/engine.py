@@ -13,14 +13,14 @@ from __future__ import annotations
 import itertools
 import logging
 from dataclasses import dataclass
-from typing import Callable, Iterable, Protocol
+from typing import Callable, Iterable, Iterator, Protocol
 
 import numpy as np
 from tqdm import tqdm
 
 from method.cache import ContentCache, activations_fields, array_fingerprint, cav_fields, entry_key
 from method.cav import LearnedCav, cav_hparams, cav_seed, save_tcav_cav
-from method.cav_fitting import CavJob, ParallelConfig, fit_cavs, start_workers
+from method.cav_fitting import CavJob, ParallelConfig, iter_fit_cavs, start_workers
 from method.scores import directional_derivatives, tcav_magnitude, tcav_score
 from method.stats import KIND_CONCEPT, KIND_RANDOM, RUN_KEYS
 
@@ -89,41 +89,61 @@ def activation_keys(image_sets: dict[str, np.ndarray], bottlenecks: Iterable[str
 def learn_cavs(plan: CavPlan, acts: dict[str, dict[str, np.ndarray]], bottlenecks: Iterable[str],
                alphas: Iterable[float], *, model_type: str, seed: int, progress: bool = True,
                cav_dir: str | None = None, parallel: ParallelConfig = ParallelConfig(),
-               cache: ContentCache | None = None, acts_keys: dict[str, dict[str, dict]] | None = None,
-               cached: dict[CavJob, LearnedCav] | None = None) -> dict[CavJob, LearnedCav]:
+               cache: ContentCache | None = None,
+               acts_keys: dict[str, dict[str, dict]] | None = None) -> dict[CavJob, LearnedCav]:
     """Every CAV of the plan, keyed by ``(concept, random, bottleneck, alpha)``, each fitted once.
+
+    See :func:`iter_learned_cavs`; this keeps them all (in the plan's order).
+    """
+    jobs = cav_jobs(plan, bottlenecks, alphas)
+    cavs = {(cav.concept, cav.random, cav.bottleneck, cav.alpha): cav
+            for cav in iter_learned_cavs(jobs, acts, model_type=model_type, seed=seed, progress=progress,
+                                         cav_dir=cav_dir, parallel=parallel, cache=cache, acts_keys=acts_keys)}
+    return {job: cavs[job] for job in jobs}
+
+
+def iter_learned_cavs(jobs: list[CavJob], acts: dict[str, dict[str, np.ndarray]], *, model_type: str, seed: int,
+                      progress: bool = True, cav_dir: str | None = None, parallel: ParallelConfig = ParallelConfig(),
+                      cache: ContentCache | None = None,
+                      acts_keys: dict[str, dict[str, dict]] | None = None) -> Iterator[LearnedCav]:
+    """Every CAV of ``jobs``, each fitted once, yielded as it is ready (cached ones first, in no fixed order).
 
     ``parallel``: where the CAVs are fitted (the result does not depend on it).
     ``cache`` with ``acts_keys`` (the key fields of each set's activations, from
     :func:`activation_keys`): CAVs fitted before on the same activations, hyper-parameters
-    and seed are read from it, new ones stored; ``cached``: those already read (:func:`cached_cavs`).
+    and seed are read from it (one at a time), new ones stored.
     ``cav_dir``: also save each CAV there in tcav's format, for the reference ``TCAV.run``.
     """
-    jobs = cav_jobs(plan, bottlenecks, alphas)
     use_cache = cache is not None and acts_keys is not None
-    fields = {job: cav_cache_fields(job, acts_keys, model_type, seed) for job in jobs} if use_cache else {}
-    cavs = dict(cached) if cached is not None else (
-        cached_cavs(jobs, cache, acts_keys, model_type=model_type, seed=seed) if use_cache else {})
-    missing = [job for job in jobs if job not in cavs]
+    missing = []
+    for job in jobs:
+        stored = cache.load(cav_cache_fields(job, acts_keys, model_type, seed)) if use_cache else None
+        if stored is None:
+            missing.append(job)
+            continue
+        cav = LearnedCav(*job, stored["vector"], float(stored["accuracy"]),
+                         tuple(float(a) for a in stored["class_accuracies"]))
+        if cav_dir is not None:
+            save_tcav_cav(cav, cav_dir, model_type)
+        yield cav
     if missing:
         log.info("tcav: fitting %d CAVs (%d read from the cache), backend %s", len(missing), len(jobs) - len(missing),
                  parallel.backend)
-    fitted = fit_cavs(missing, acts, model_type=model_type, seed=seed, parallel=parallel, progress=progress)
-    for job, cav in fitted.items():
-        cavs[job] = cav
+    for cav in iter_fit_cavs(missing, acts, model_type=model_type, seed=seed, parallel=parallel, progress=progress):
         if use_cache:
-            cache.store(fields[job], {"vector": cav.vector, "accuracy": np.float64(cav.accuracy),
-                                      "class_accuracies": np.array(cav.class_accuracies, dtype=np.float64)})
-    if cav_dir is not None:
-        for cav in cavs.values():
+            job = (cav.concept, cav.random, cav.bottleneck, cav.alpha)
+            cache.store(cav_cache_fields(job, acts_keys, model_type, seed),
+                        {"vector": cav.vector, "accuracy": np.float64(cav.accuracy),
+                         "class_accuracies": np.array(cav.class_accuracies, dtype=np.float64)})
+        if cav_dir is not None:
             save_tcav_cav(cav, cav_dir, model_type)
-    return {job: cavs[job] for job in jobs}  # the plan's order: runs.csv rows follow it
+        yield cav
 
 
 def cav_jobs(plan: CavPlan, bottlenecks: Iterable[str], alphas: Iterable[float]) -> list[CavJob]:
     """Every CAV of the plan as ``(concept, random, bottleneck, alpha)``, in the plan's order."""
     pairs = plan.concept_pairs() + plan.random_pairs()
-    return [(c, r, b, a) for b in bottlenecks for a in alphas for c, r in pairs]
+    return list(dict.fromkeys((c, r, b, a) for b in bottlenecks for a in alphas for c, r in pairs))
 
 
 def cav_cache_fields(job: CavJob, acts_keys: dict[str, dict[str, dict]], model_type: str, seed: int) -> dict:
@@ -133,16 +153,27 @@ def cav_cache_fields(job: CavJob, acts_keys: dict[str, dict[str, dict]], model_t
                       cav_hparams(model_type, alpha), cav_seed(seed, concept, random, bottleneck, alpha, model_type))
 
 
-def cached_cavs(jobs: list[CavJob], cache: ContentCache, acts_keys: dict[str, dict[str, dict]], *, model_type: str,
-                seed: int) -> dict[CavJob, LearnedCav]:
-    """The CAVs of ``jobs`` found in the cache (needs only the activations' keys, not the activations)."""
-    found = {}
-    for job in jobs:
-        stored = cache.load(cav_cache_fields(job, acts_keys, model_type, seed))
-        if stored is not None:
-            found[job] = LearnedCav(*job, stored["vector"], float(stored["accuracy"]),
-                                    tuple(float(a) for a in stored["class_accuracies"]))
-    return found
+def cached_jobs(jobs: list[CavJob], cache: ContentCache, acts_keys: dict[str, dict[str, dict]], *, model_type: str,
+                seed: int) -> set[CavJob]:
+    """The jobs whose CAV has a cache entry (checked by name only; read and verified when used)."""
+    return {job for job in jobs if cache.has(cav_cache_fields(job, acts_keys, model_type, seed))}
+
+
+def gradient_target(definition: str) -> str:
+    """What the gradient is taken of: the loss (tcav's definition) or the class logit (the paper's)."""
+    return "loss" if definition == "tcav" else "logit"
+
+
+def score_row(class_name: str, cav: LearnedCav, gradients: np.ndarray, kind: str, definition: str) -> dict:
+    """One run: the class's TCAV score and magnitude along ``cav`` (columns ``method.stats.RUN_KEYS``)."""
+    derivatives = directional_derivatives(gradients, cav.vector)
+    return {
+        "target": class_name, "concept": cav.concept, "random": cav.random,
+        "bottleneck": cav.bottleneck, "alpha": cav.alpha, "kind": kind,
+        "score": tcav_score(derivatives, definition),
+        "magnitude": tcav_magnitude(derivatives, definition),
+        "cav_accuracy": cav.accuracy, "n_examples": int(len(derivatives)),
+    }
 
 
 def score_runs(model: BatchedModel, class_acts: dict[str, dict[str, np.ndarray]], cavs: dict,
@@ -151,7 +182,6 @@ def score_runs(model: BatchedModel, class_acts: dict[str, dict[str, np.ndarray]]
 
     Gradients are computed once per (class, bottleneck), batched, then reused for every CAV.
     """
-    target = "loss" if definition == "tcav" else "logit"
     concept_pairs = set(plan.concept_pairs())
     by_bottleneck: dict[str, list] = {}
     for key, cav in cavs.items():
@@ -160,17 +190,10 @@ def score_runs(model: BatchedModel, class_acts: dict[str, dict[str, np.ndarray]]
     jobs = [(c, b) for c in class_acts for b in by_bottleneck]
     for class_name, bottleneck in tqdm(jobs, desc="gradients", unit="class-layer", disable=not progress):
         gradients = model.gradients(class_acts[class_name][bottleneck], model.label_to_id(class_name),
-                                    bottleneck, target=target)
+                                    bottleneck, target=gradient_target(definition))
         for cav in by_bottleneck[bottleneck]:
-            derivatives = directional_derivatives(gradients, cav.vector)
-            rows.append({
-                "target": class_name, "concept": cav.concept, "random": cav.random,
-                "bottleneck": bottleneck, "alpha": cav.alpha,
-                "kind": KIND_CONCEPT if (cav.concept, cav.random) in concept_pairs else KIND_RANDOM,
-                "score": tcav_score(derivatives, definition),
-                "magnitude": tcav_magnitude(derivatives, definition),
-                "cav_accuracy": cav.accuracy, "n_examples": int(len(derivatives)),
-            })
+            kind = KIND_CONCEPT if (cav.concept, cav.random) in concept_pairs else KIND_RANDOM
+            rows.append(score_row(class_name, cav, gradients, kind, definition))
     return rows
 
 
@@ -199,14 +222,24 @@ def run_tcav(model: BatchedModel, class_images: dict[str, np.ndarray], concept_i
     keys = activation_keys({**cav_sets, **class_images}, bottlenecks, model_key) if use_cache else None
     cache = cache if use_cache else None
     jobs = cav_jobs(plan, bottlenecks, alphas)
-    cached = cached_cavs(jobs, cache, keys, model_type=model_type, seed=seed) if cache is not None else {}
+    cached = cached_jobs(jobs, cache, keys, model_type=model_type, seed=seed) if cache is not None else set()
     start_workers(parallel, len(jobs) - len(cached))  # they start while activations are computed
     acts = compute_activations(model, cav_sets, bottlenecks, progress, cache=cache, keys=keys)
     class_acts = compute_activations(model, class_images, bottlenecks, progress, cache=cache, keys=keys)
-    step(f"tcav: learning {len(jobs)} CAVs ({model_type}, alphas {alphas})")
-    cavs = learn_cavs(plan, acts, bottlenecks, alphas, model_type=model_type, seed=seed, progress=progress,
-                      parallel=parallel, cache=cache, acts_keys=keys, cached=cached)
+    gradients = {(c, b): model.gradients(class_acts[c][b], model.label_to_id(c), b, target=gradient_target(definition))
+                 for c in class_images for b in bottlenecks}
+    concept_pairs = set(plan.concept_pairs())
+    step(f"tcav: learning {len(jobs)} CAVs ({model_type}, alphas {alphas}) and scoring {len(class_images)} classes "
+         f"against each ({definition} definition)")
+    # Each CAV is scored as soon as it is fitted (or read) and then dropped: memory does not
+    # grow with the number of CAVs, only the rows do.
+    rows: dict[CavJob, list[dict]] = {}
+    for cav in iter_learned_cavs(jobs, acts, model_type=model_type, seed=seed, progress=progress, parallel=parallel,
+                                 cache=cache, acts_keys=keys):
+        kind = KIND_CONCEPT if (cav.concept, cav.random) in concept_pairs else KIND_RANDOM
+        rows[cav.concept, cav.random, cav.bottleneck, cav.alpha] = [
+            score_row(c, cav, gradients[c, cav.bottleneck], kind, definition) for c in class_images]
     if cache is not None:
         step(f"tcav: cache {cache.root}: {cache.hits} entries reused, {cache.misses} computed")
-    step(f"tcav: scoring {len(class_images)} classes against every CAV ({definition} definition)")
-    return score_runs(model, class_acts, cavs, plan, definition=definition, progress=progress)
+    # the order runs.csv has always had: class, then bottleneck, alpha, concept/random pair
+    return [rows[job][i] for i in range(len(class_images)) for job in jobs]
