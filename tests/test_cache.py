@@ -119,3 +119,24 @@ def test_a_broken_entry_is_recomputed_not_trusted(models, images, tmp_path):
     recheck = ContentCache(tmp_path / "cache")
     scores(models[0], images, recheck)
     assert recheck.misses == 0  # rewritten
+
+
+def test_scores_are_the_same_with_worker_processes_and_on_a_dask_cluster(models, images, tmp_path):
+    """The backend and the number of workers change where CAVs are fitted, never a score."""
+    from distributed import LocalCluster
+
+    from method.cav_fitting import ParallelConfig
+    from wrappers import FrozenGraphWrapper
+
+    def rows(parallel):
+        model = FrozenGraphWrapper(models[0], BOTTLENECKS)
+        return run_tcav(model, {c: images[c] for c in CLASSES}, {c: images[c] for c in CONCEPTS},
+                        {r: images[r] for r in RANDOMS}, BOTTLENECKS, [0.1], seed=11, progress=False,
+                        parallel=parallel)
+
+    in_process = rows(ParallelConfig(n_jobs=1))
+    assert rows(ParallelConfig(n_jobs=2)) == in_process
+    with LocalCluster(host="127.0.0.1", n_workers=2, threads_per_worker=1, processes=True,
+                      dashboard_address=None) as cluster:
+        assert rows(ParallelConfig(backend="dask", scheduler=cluster.scheduler_address)) == in_process
+    assert len(in_process) == len(CLASSES) * N_CAVS
