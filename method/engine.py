@@ -4,7 +4,8 @@ The reference ``TCAV.run`` recomputes each class image's gradient one example at
 for every (concept, random set) pair. The gradient depends only on (class, bottleneck,
 example), so here it is computed once, in batches, and every CAV is scored against it with
 one matrix-vector product. Random-vs-random CAVs (the null distribution) are fitted once
-and shared by all classes and concepts.
+and shared by all classes and concepts, in parallel (:mod:`method.cav_fitting`), and both
+activations and CAVs can be kept in a content-keyed cache (:mod:`method.cache`).
 """
 
 from __future__ import annotations
@@ -12,13 +13,14 @@ from __future__ import annotations
 import itertools
 import logging
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Callable, Iterable, Protocol
+from typing import Callable, Iterable, Iterator, Protocol
 
 import numpy as np
 from tqdm import tqdm
 
-from method.cav import LearnedCav, learn_cav, tcav_cav_path
+from method.cache import ContentCache, activations_fields, array_fingerprint, cav_fields, entry_key
+from method.cav import LearnedCav, cav_hparams, cav_seed, save_tcav_cav
+from method.cav_fitting import CavJob, ParallelConfig, iter_fit_cavs, start_workers
 from method.scores import directional_derivatives, tcav_magnitude, tcav_score
 from method.stats import KIND_CONCEPT, KIND_RANDOM, RUN_KEYS
 
@@ -49,34 +51,129 @@ class CavPlan:
 
 
 def compute_activations(model: BatchedModel, image_sets: dict[str, np.ndarray], bottlenecks: Iterable[str],
-                        progress: bool = True) -> dict[str, dict[str, np.ndarray]]:
-    """``acts[set name][bottleneck]`` for every image set, one batched pass per set and bottleneck."""
+                        progress: bool = True, *, cache: ContentCache | None = None,
+                        keys: dict[str, dict[str, dict]] | None = None) -> dict[str, dict[str, np.ndarray]]:
+    """``acts[set name][bottleneck]`` for every image set, one batched pass per set and bottleneck.
+
+    With a ``cache`` and every set's key fields ``keys[set name][bottleneck]`` (from
+    :func:`activation_keys`), activations already computed for the same model, image pixels
+    and bottleneck are read from the cache instead, and new ones stored.
+    """
     bottlenecks = list(bottlenecks)
     acts: dict[str, dict[str, np.ndarray]] = {name: {} for name in image_sets}
     jobs = [(name, b) for name in image_sets for b in bottlenecks]
+    keys = keys if cache is not None else None
     for name, bottleneck in tqdm(jobs, desc="activations", unit="set", disable=not progress):
+        fields = keys[name][bottleneck] if keys else None
+        stored = cache.load(fields) if fields else None
+        if stored is not None:
+            acts[name][bottleneck] = stored["acts"]
+            continue
         acts[name][bottleneck] = model.activations(image_sets[name], bottleneck)
+        if fields:
+            cache.store(fields, {"acts": acts[name][bottleneck]})
     return acts
+
+
+def activation_keys(image_sets: dict[str, np.ndarray], bottlenecks: Iterable[str],
+                    model_key: str) -> dict[str, dict[str, dict]]:
+    """Cache key fields of every set's activations: the model, the set's pixels, the bottleneck."""
+    bottlenecks = list(bottlenecks)
+    keys = {}
+    for name, images in image_sets.items():
+        images_key = array_fingerprint(images)
+        keys[name] = {b: activations_fields(model_key, images_key, b) for b in bottlenecks}
+    return keys
 
 
 def learn_cavs(plan: CavPlan, acts: dict[str, dict[str, np.ndarray]], bottlenecks: Iterable[str],
                alphas: Iterable[float], *, model_type: str, seed: int, progress: bool = True,
-               cav_dir: str | None = None) -> dict[tuple[str, str, str, float], LearnedCav]:
+               cav_dir: str | None = None, parallel: ParallelConfig = ParallelConfig(),
+               cache: ContentCache | None = None,
+               acts_keys: dict[str, dict[str, dict]] | None = None) -> dict[CavJob, LearnedCav]:
     """Every CAV of the plan, keyed by ``(concept, random, bottleneck, alpha)``, each fitted once.
 
+    See :func:`iter_learned_cavs`; this keeps them all (in the plan's order).
+    """
+    jobs = cav_jobs(plan, bottlenecks, alphas)
+    cavs = {(cav.concept, cav.random, cav.bottleneck, cav.alpha): cav
+            for cav in iter_learned_cavs(jobs, acts, model_type=model_type, seed=seed, progress=progress,
+                                         cav_dir=cav_dir, parallel=parallel, cache=cache, acts_keys=acts_keys)}
+    return {job: cavs[job] for job in jobs}
+
+
+def iter_learned_cavs(jobs: list[CavJob], acts: dict[str, dict[str, np.ndarray]], *, model_type: str, seed: int,
+                      progress: bool = True, cav_dir: str | None = None, parallel: ParallelConfig = ParallelConfig(),
+                      cache: ContentCache | None = None,
+                      acts_keys: dict[str, dict[str, dict]] | None = None) -> Iterator[LearnedCav]:
+    """Every CAV of ``jobs``, each fitted once, yielded as it is ready (cached ones first, in no fixed order).
+
+    ``parallel``: where the CAVs are fitted (the result does not depend on it).
+    ``cache`` with ``acts_keys`` (the key fields of each set's activations, from
+    :func:`activation_keys`): CAVs fitted before on the same activations, hyper-parameters
+    and seed are read from it (one at a time), new ones stored.
     ``cav_dir``: also save each CAV there in tcav's format, for the reference ``TCAV.run``.
     """
+    use_cache = cache is not None and acts_keys is not None
+    missing = []
+    for job in jobs:
+        stored = cache.load(cav_cache_fields(job, acts_keys, model_type, seed)) if use_cache else None
+        if stored is None:
+            missing.append(job)
+            continue
+        cav = LearnedCav(*job, stored["vector"], float(stored["accuracy"]),
+                         tuple(float(a) for a in stored["class_accuracies"]))
+        if cav_dir is not None:
+            save_tcav_cav(cav, cav_dir, model_type)
+        yield cav
+    if missing:
+        log.info("tcav: fitting %d CAVs (%d read from the cache), backend %s", len(missing), len(jobs) - len(missing),
+                 parallel.backend)
+    for cav in iter_fit_cavs(missing, acts, model_type=model_type, seed=seed, parallel=parallel, progress=progress):
+        if use_cache:
+            job = (cav.concept, cav.random, cav.bottleneck, cav.alpha)
+            cache.store(cav_cache_fields(job, acts_keys, model_type, seed),
+                        {"vector": cav.vector, "accuracy": np.float64(cav.accuracy),
+                         "class_accuracies": np.array(cav.class_accuracies, dtype=np.float64)})
+        if cav_dir is not None:
+            save_tcav_cav(cav, cav_dir, model_type)
+        yield cav
+
+
+def cav_jobs(plan: CavPlan, bottlenecks: Iterable[str], alphas: Iterable[float]) -> list[CavJob]:
+    """Every CAV of the plan as ``(concept, random, bottleneck, alpha)``, in the plan's order."""
     pairs = plan.concept_pairs() + plan.random_pairs()
-    jobs = [(c, r, b, a) for b in bottlenecks for a in alphas for c, r in pairs]
-    cavs = {}
-    if cav_dir is not None:
-        Path(cav_dir).mkdir(parents=True, exist_ok=True)
-    for concept, random, bottleneck, alpha in tqdm(jobs, desc="CAVs", unit="cav", disable=not progress):
-        save_path = None if cav_dir is None else tcav_cav_path(cav_dir, concept, random, bottleneck, model_type, alpha)
-        cavs[concept, random, bottleneck, alpha] = learn_cav(
-            concept, random, bottleneck, acts[concept][bottleneck], acts[random][bottleneck],
-            model_type=model_type, alpha=alpha, seed=seed, save_path=save_path)
-    return cavs
+    return list(dict.fromkeys((c, r, b, a) for b in bottlenecks for a in alphas for c, r in pairs))
+
+
+def cav_cache_fields(job: CavJob, acts_keys: dict[str, dict[str, dict]], model_type: str, seed: int) -> dict:
+    """Cache key fields of a CAV: the keys of the activations it separates, hyper-parameters, its seed."""
+    concept, random, bottleneck, alpha = job
+    return cav_fields(entry_key(acts_keys[concept][bottleneck]), entry_key(acts_keys[random][bottleneck]),
+                      cav_hparams(model_type, alpha), cav_seed(seed, concept, random, bottleneck, alpha, model_type))
+
+
+def cached_jobs(jobs: list[CavJob], cache: ContentCache, acts_keys: dict[str, dict[str, dict]], *, model_type: str,
+                seed: int) -> set[CavJob]:
+    """The jobs whose CAV has a cache entry (checked by name only; read and verified when used)."""
+    return {job for job in jobs if cache.has(cav_cache_fields(job, acts_keys, model_type, seed))}
+
+
+def gradient_target(definition: str) -> str:
+    """What the gradient is taken of: the loss (tcav's definition) or the class logit (the paper's)."""
+    return "loss" if definition == "tcav" else "logit"
+
+
+def score_row(class_name: str, cav: LearnedCav, gradients: np.ndarray, kind: str, definition: str) -> dict:
+    """One run: the class's TCAV score and magnitude along ``cav`` (columns ``method.stats.RUN_KEYS``)."""
+    derivatives = directional_derivatives(gradients, cav.vector)
+    return {
+        "target": class_name, "concept": cav.concept, "random": cav.random,
+        "bottleneck": cav.bottleneck, "alpha": cav.alpha, "kind": kind,
+        "score": tcav_score(derivatives, definition),
+        "magnitude": tcav_magnitude(derivatives, definition),
+        "cav_accuracy": cav.accuracy, "n_examples": int(len(derivatives)),
+    }
 
 
 def score_runs(model: BatchedModel, class_acts: dict[str, dict[str, np.ndarray]], cavs: dict,
@@ -85,7 +182,6 @@ def score_runs(model: BatchedModel, class_acts: dict[str, dict[str, np.ndarray]]
 
     Gradients are computed once per (class, bottleneck), batched, then reused for every CAV.
     """
-    target = "loss" if definition == "tcav" else "logit"
     concept_pairs = set(plan.concept_pairs())
     by_bottleneck: dict[str, list] = {}
     for key, cav in cavs.items():
@@ -94,28 +190,25 @@ def score_runs(model: BatchedModel, class_acts: dict[str, dict[str, np.ndarray]]
     jobs = [(c, b) for c in class_acts for b in by_bottleneck]
     for class_name, bottleneck in tqdm(jobs, desc="gradients", unit="class-layer", disable=not progress):
         gradients = model.gradients(class_acts[class_name][bottleneck], model.label_to_id(class_name),
-                                    bottleneck, target=target)
+                                    bottleneck, target=gradient_target(definition))
         for cav in by_bottleneck[bottleneck]:
-            derivatives = directional_derivatives(gradients, cav.vector)
-            rows.append({
-                "target": class_name, "concept": cav.concept, "random": cav.random,
-                "bottleneck": bottleneck, "alpha": cav.alpha,
-                "kind": KIND_CONCEPT if (cav.concept, cav.random) in concept_pairs else KIND_RANDOM,
-                "score": tcav_score(derivatives, definition),
-                "magnitude": tcav_magnitude(derivatives, definition),
-                "cav_accuracy": cav.accuracy, "n_examples": int(len(derivatives)),
-            })
+            kind = KIND_CONCEPT if (cav.concept, cav.random) in concept_pairs else KIND_RANDOM
+            rows.append(score_row(class_name, cav, gradients, kind, definition))
     return rows
 
 
 def run_tcav(model: BatchedModel, class_images: dict[str, np.ndarray], concept_images: dict[str, np.ndarray],
              random_images: dict[str, np.ndarray], bottlenecks: list[str], alphas: list[float], *,
              model_type: str = "linear", definition: str = "tcav", seed: int = 0,
-             progress: bool = True, on_step: Callable[[str], None] | None = None) -> list[dict]:
+             progress: bool = True, on_step: Callable[[str], None] | None = None,
+             parallel: ParallelConfig = ParallelConfig(), cache: ContentCache | None = None,
+             model_key: str | None = None) -> list[dict]:
     """All TCAV runs of an experiment: every class x (concept and random) CAV x bottleneck x alpha.
 
     ``class_images`` are scored; ``concept_images`` and ``random_images`` (name -> images
-    ``(n, h, w, 3)`` in the model's value range) are what CAVs separate.
+    ``(n, h, w, 3)`` in the model's value range) are what CAVs separate. ``parallel``: where
+    CAVs are fitted. ``cache`` + ``model_key`` (the model's fingerprint): reuse activations
+    and CAVs computed before from the same content.
     """
     step = on_step or log.info
     overlap = set(concept_images) & set(random_images)
@@ -124,10 +217,29 @@ def run_tcav(model: BatchedModel, class_images: dict[str, np.ndarray], concept_i
     plan = CavPlan(tuple(concept_images), tuple(random_images))
     step(f"tcav: activations of {len(concept_images)} concepts, {len(random_images)} random sets, "
          f"{len(class_images)} classes at {len(bottlenecks)} bottlenecks")
-    acts = compute_activations(model, {**concept_images, **random_images}, bottlenecks, progress)
-    class_acts = compute_activations(model, class_images, bottlenecks, progress)
-    n_cavs = (len(plan.concept_pairs()) + len(plan.random_pairs())) * len(bottlenecks) * len(alphas)
-    step(f"tcav: learning {n_cavs} CAVs ({model_type}, alphas {alphas})")
-    cavs = learn_cavs(plan, acts, bottlenecks, alphas, model_type=model_type, seed=seed, progress=progress)
-    step(f"tcav: scoring {len(class_images)} classes against every CAV ({definition} definition)")
-    return score_runs(model, class_acts, cavs, plan, definition=definition, progress=progress)
+    cav_sets = {**concept_images, **random_images}
+    use_cache = cache is not None and model_key is not None
+    keys = activation_keys({**cav_sets, **class_images}, bottlenecks, model_key) if use_cache else None
+    cache = cache if use_cache else None
+    jobs = cav_jobs(plan, bottlenecks, alphas)
+    cached = cached_jobs(jobs, cache, keys, model_type=model_type, seed=seed) if cache is not None else set()
+    start_workers(parallel, len(jobs) - len(cached))  # they start while activations are computed
+    acts = compute_activations(model, cav_sets, bottlenecks, progress, cache=cache, keys=keys)
+    class_acts = compute_activations(model, class_images, bottlenecks, progress, cache=cache, keys=keys)
+    gradients = {(c, b): model.gradients(class_acts[c][b], model.label_to_id(c), b, target=gradient_target(definition))
+                 for c in class_images for b in bottlenecks}
+    concept_pairs = set(plan.concept_pairs())
+    step(f"tcav: learning {len(jobs)} CAVs ({model_type}, alphas {alphas}) and scoring {len(class_images)} classes "
+         f"against each ({definition} definition)")
+    # Each CAV is scored as soon as it is fitted (or read) and then dropped: memory does not
+    # grow with the number of CAVs, only the rows do.
+    rows: dict[CavJob, list[dict]] = {}
+    for cav in iter_learned_cavs(jobs, acts, model_type=model_type, seed=seed, progress=progress, parallel=parallel,
+                                 cache=cache, acts_keys=keys):
+        kind = KIND_CONCEPT if (cav.concept, cav.random) in concept_pairs else KIND_RANDOM
+        rows[cav.concept, cav.random, cav.bottleneck, cav.alpha] = [
+            score_row(c, cav, gradients[c, cav.bottleneck], kind, definition) for c in class_images]
+    if cache is not None:
+        step(f"tcav: cache {cache.root}: {cache.hits} entries reused, {cache.misses} computed")
+    # the order runs.csv has always had: class, then bottleneck, alpha, concept/random pair
+    return [rows[job][i] for i in range(len(class_images)) for job in jobs]

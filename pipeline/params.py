@@ -164,6 +164,24 @@ class TcavParams(_Strict):
     correction: Literal["holm", "bonferroni", "bh", "none"] = "holm"
     confidence: float = Field(0.95, gt=0, lt=1)
     min_cav_accuracy: float = Field(0.7, ge=0, le=1)
+    # Where CAVs are fitted and what is kept between runs; none of these changes a result.
+    backend: Literal["loky", "dask"] = "loky"
+    n_jobs: int = Field(-1, ge=-1024, le=1024)
+    scheduler: Optional[str] = None
+    cache_dir: Optional[str] = ".cache/tcav"
+
+    @field_validator("n_jobs")
+    @classmethod
+    def _nonzero_jobs(cls, value: int) -> int:
+        if value == 0:
+            raise ValueError("must be a number of worker processes (1 = none, in the stage's process) or -1 for one per core, not 0")
+        return value
+
+    @model_validator(mode="after")
+    def _dask_needs_scheduler(self) -> "TcavParams":
+        if self.backend == "dask" and not self.scheduler:
+            raise ValueError("backend 'dask' needs tcav.scheduler: the address of a running Dask scheduler, e.g. tcp://10.0.0.5:8786")
+        return self
 
     @field_validator("concepts")
     @classmethod

@@ -3,6 +3,9 @@
 Reads the exported model, the target split's class images, the concept folders named in
 ``tcav.concepts`` and the random sets; writes one row per (class, CAV) to
 ``results/tcav/runs.csv``, which the report stage turns into statistics and charts.
+CAVs are fitted where ``tcav.backend`` says; activations and CAVs are reused from
+``tcav.cache_dir`` when their content (model files, image pixels, hyper-parameters, seed)
+is unchanged.
 """
 
 from __future__ import annotations
@@ -70,6 +73,8 @@ def main(argv: list[str] | None = None) -> int:
     params = load_params(args.params)
     classes, concepts, randoms = load_image_sets(params, Path(args.processed), Path(args.concepts))
 
+    from method.cache import ContentCache, model_fingerprint
+    from method.cav_fitting import ParallelConfig, SchedulerUnreachableError
     from method.engine import run_tcav
     from pipeline.train import make_deterministic
     from wrappers import FrozenGraphWrapper, ModelLoadError, UnknownBottleneckError
@@ -86,8 +91,15 @@ def main(argv: list[str] | None = None) -> int:
         raise PipelineError(f"classes {unknown} are not labels of the model {args.model_dir}: {model.labels}")
 
     p = params.tcav
-    rows = run_tcav(model, classes, concepts, randoms, p.bottlenecks, p.alphas, model_type=p.cav_model,
-                    definition=p.score, seed=params.seed, progress=not args.no_progress)
+    cache = ContentCache(p.cache_dir) if p.cache_dir else None
+    parallel = ParallelConfig(backend=p.backend, n_jobs=p.n_jobs, scheduler=p.scheduler)
+    try:
+        rows = run_tcav(model, classes, concepts, randoms, p.bottlenecks, p.alphas, model_type=p.cav_model,
+                        definition=p.score, seed=params.seed, progress=not args.no_progress, parallel=parallel,
+                        cache=cache, model_key=model_fingerprint(args.model_dir) if cache else None)
+    except SchedulerUnreachableError as error:
+        raise PipelineError(f"{args.params}: tcav.scheduler: {error}; start one (`dask scheduler`) or set "
+                            f"tcav.backend: loky") from None
     atomic_write_text(args.out, runs_csv(rows))
     log.info("tcav: %d runs written to %s", len(rows), args.out)
     return 0

@@ -51,6 +51,10 @@ def test_the_shipped_params_are_valid():
     ({"classes": ["fire", "fire"]}, "classes", "unique"),
     ({"tcav": {"concepts": ["red", "random500_3"]}}, "tcav.concepts", "reserved"),
     ({"tcav": {"num_random_exp": 20}}, "num_random_exp", "crawl.num_random_sets is 10"),
+    ({"tcav": {"backend": "dask"}}, "tcav", "tcav.scheduler"),
+    ({"tcav": {"backend": "spark"}}, "tcav.backend", "'loky' or 'dask'"),
+    ({"tcav": {"n_jobs": 0}}, "tcav.n_jobs", "-1 for one per core"),
+    ({"tcav": {"cache_dir": 3}}, "tcav.cache_dir", "string"),
 ])
 def test_bad_values_name_their_key(tmp_path, changes, key, hint):
     message = error_for(tmp_path, changes)

@@ -70,3 +70,37 @@ def test_cav_seed_depends_on_identity_not_order():
     a = learn_cav("c", "r", "b", concept, random, model_type="linear", alpha=0.1, seed=1)
     b = learn_cav("c", "r", "b", concept, random, model_type="linear", alpha=0.1, seed=2)
     assert not np.array_equal(a.vector, b.vector)
+
+
+@pytest.mark.parametrize("model_type", ["linear", "logistic"])
+def test_learn_cav_is_tcav_cav_train_bit_for_bit(model_type):
+    """Our fit makes tcav.cav.CAV.train's calls with the same random draws: same vector, same accuracies."""
+    from method.cav import learn_cav_with_tcav
+
+    rng = np.random.default_rng(5)
+    sets = {"c": rng.normal(size=(31, 4, 5)) + 0.4, "r": rng.normal(size=(40, 4, 5)),  # unequal sizes: truncated
+            "r2": rng.normal(size=(29, 4, 5)) * 1.5}
+    for concept, random in [("c", "r"), ("r", "r2"), ("r2", "r")]:
+        ours = learn_cav(concept, random, "b", sets[concept].astype(np.float32), sets[random].astype(np.float32),
+                         model_type=model_type, alpha=0.1, seed=3)
+        reference = learn_cav_with_tcav(concept, random, "b", sets[concept].astype(np.float32),
+                                        sets[random].astype(np.float32), model_type=model_type, alpha=0.1, seed=3)
+        np.testing.assert_array_equal(ours.vector, reference.vector)
+        assert ours.accuracy == reference.accuracy
+        assert ours.class_accuracies == reference.class_accuracies
+
+
+def test_learn_cav_gives_the_same_cav_in_concurrent_threads():
+    """No global random state: CAVs fitted at once in threads equal those fitted one by one."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    pairs = [_separable_acts(seed) for seed in range(8)]
+
+    def fit(i):
+        return learn_cav(f"c{i}", "r", "b", *pairs[i], model_type="linear", alpha=0.1, seed=9).vector
+
+    alone = [fit(i) for i in range(8)]
+    with ThreadPoolExecutor(4) as pool:
+        together = list(pool.map(fit, range(8)))
+    for a, b in zip(alone, together):
+        np.testing.assert_array_equal(a, b)
