@@ -29,7 +29,7 @@ log = logging.getLogger(__name__)
 class BatchedModel(Protocol):
     """What the engine needs from a model wrapper (see ``wrappers.FrozenGraphWrapper``)."""
 
-    def activations(self, images: np.ndarray, bottleneck: str) -> np.ndarray: ...
+    def activations_at(self, images: np.ndarray, bottlenecks: list[str]) -> dict[str, np.ndarray]: ...
     def gradients(self, acts: np.ndarray, class_id: int, bottleneck: str, target: str = "loss") -> np.ndarray: ...
     def label_to_id(self, label: str) -> int: ...
 
@@ -53,7 +53,8 @@ class CavPlan:
 def compute_activations(model: BatchedModel, image_sets: dict[str, np.ndarray], bottlenecks: Iterable[str],
                         progress: bool = True, *, cache: ContentCache | None = None,
                         keys: dict[str, dict[str, dict]] | None = None) -> dict[str, dict[str, np.ndarray]]:
-    """``acts[set name][bottleneck]`` for every image set, one batched pass per set and bottleneck.
+    """``acts[set name][bottleneck]`` for every image set: one batched forward pass per set,
+    fetching every bottleneck the cache does not already hold.
 
     With a ``cache`` and every set's key fields ``keys[set name][bottleneck]`` (from
     :func:`activation_keys`), activations already computed for the same model, image pixels
@@ -61,17 +62,21 @@ def compute_activations(model: BatchedModel, image_sets: dict[str, np.ndarray], 
     """
     bottlenecks = list(bottlenecks)
     acts: dict[str, dict[str, np.ndarray]] = {name: {} for name in image_sets}
-    jobs = [(name, b) for name in image_sets for b in bottlenecks]
     keys = keys if cache is not None else None
-    for name, bottleneck in tqdm(jobs, desc="activations", unit="set", disable=not progress):
-        fields = keys[name][bottleneck] if keys else None
-        stored = cache.load(fields) if fields else None
-        if stored is not None:
-            acts[name][bottleneck] = stored["acts"]
+    for name in tqdm(image_sets, desc="activations", unit="set", disable=not progress):
+        missing = []
+        for bottleneck in bottlenecks:
+            stored = cache.load(keys[name][bottleneck]) if keys else None
+            if stored is not None:
+                acts[name][bottleneck] = stored["acts"]
+            else:
+                missing.append(bottleneck)
+        if not missing:
             continue
-        acts[name][bottleneck] = model.activations(image_sets[name], bottleneck)
-        if fields:
-            cache.store(fields, {"acts": acts[name][bottleneck]})
+        for bottleneck, values in model.activations_at(image_sets[name], missing).items():
+            acts[name][bottleneck] = values
+            if keys:
+                cache.store(keys[name][bottleneck], {"acts": values})
     return acts
 
 

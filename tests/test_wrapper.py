@@ -40,6 +40,14 @@ def test_export_writes_named_endpoints_and_matching_logits(frozen, wrapper):
     np.testing.assert_allclose(probs.sum(axis=1), 1.0, rtol=1e-5)
 
 
+def test_activations_of_several_layers_in_one_pass_equal_layer_by_layer(wrapper, frozen):
+    images = frozen[3]
+    together = wrapper.activations_at(images, ["conv1", "pool1", "dense"], batch_size=3)
+    for bottleneck, values in together.items():
+        assert np.array_equal(values, wrapper.activations(images, bottleneck))
+        assert values.shape[0] == len(images)
+
+
 def test_feeding_a_bottleneck_reaches_the_logits(wrapper, frozen):
     images = frozen[3]
     acts = wrapper.activations(images, "pool1")

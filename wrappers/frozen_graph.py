@@ -107,12 +107,23 @@ class FrozenGraphWrapper(ModelWrapper):
     # --- batched helpers used by this project's engine
     def activations(self, images: np.ndarray, bottleneck: str, batch_size: int = 128) -> np.ndarray:
         """Activations of ``images`` at ``bottleneck``, computed in batches."""
-        tensor = self.bottlenecks_tensors[bottleneck]
+        return self.activations_at(images, [bottleneck], batch_size)[bottleneck]
+
+    def activations_at(self, images: np.ndarray, bottlenecks: list[str], batch_size: int = 128) -> dict[str, np.ndarray]:
+        """Activations of ``images`` at every one of ``bottlenecks``, from one forward pass per batch.
+
+        One pass fetching all layers does the shared early layers once; the values are the
+        same as layer by layer (tested).
+        """
+        tensors = [self.bottlenecks_tensors[b] for b in bottlenecks]
         parts = [
-            self.sess.run(tensor, {self.ends["input"]: images[i:i + batch_size]})
+            self.sess.run(tensors, {self.ends["input"]: images[i:i + batch_size]})
             for i in range(0, len(images), batch_size)
         ]
-        return np.concatenate(parts) if parts else np.zeros((0, *tensor.shape[1:]), np.float32)
+        return {
+            b: np.concatenate([part[k] for part in parts]) if parts else np.zeros((0, *t.shape[1:]), np.float32)
+            for k, (b, t) in enumerate(zip(bottlenecks, tensors))
+        }
 
     def gradients(self, acts: np.ndarray, class_id: int, bottleneck: str, target: str = "loss",
                   batch_size: int = 128) -> np.ndarray:
