@@ -165,7 +165,7 @@ class TcavParams(_Strict):
     confidence: float = Field(0.95, gt=0, lt=1)
     min_cav_accuracy: float = Field(0.7, ge=0, le=1)
     # Where CAVs are fitted and what is kept between runs; none of these changes a result.
-    backend: Literal["loky", "dask"] = "loky"
+    backend: Literal["threads", "loky", "dask"] = "threads"
     n_jobs: int = Field(-1, ge=-1024, le=1024)
     scheduler: Optional[str] = None
     cache_dir: Optional[str] = ".cache/tcav"

@@ -99,7 +99,7 @@ def main(argv: list[str] | None = None) -> int:
                         cache=cache, model_key=model_fingerprint(args.model_dir) if cache else None)
     except SchedulerUnreachableError as error:
         raise PipelineError(f"{args.params}: tcav.scheduler: {error}; start one (`dask scheduler`) or set "
-                            f"tcav.backend: loky") from None
+                            f"tcav.backend: threads") from None
     atomic_write_text(args.out, runs_csv(rows))
     log.info("tcav: %d runs written to %s", len(rows), args.out)
     return 0

@@ -135,7 +135,8 @@ def test_scores_are_the_same_with_worker_processes_and_on_a_dask_cluster(models,
                         parallel=parallel)
 
     in_process = rows(ParallelConfig(n_jobs=1))
-    assert rows(ParallelConfig(n_jobs=2)) == in_process
+    assert rows(ParallelConfig("threads", n_jobs=2)) == in_process
+    assert rows(ParallelConfig("loky", n_jobs=2)) == in_process
     with LocalCluster(host="127.0.0.1", n_workers=2, threads_per_worker=1, processes=True,
                       dashboard_address=None) as cluster:
         assert rows(ParallelConfig(backend="dask", scheduler=cluster.scheduler_address)) == in_process

@@ -47,10 +47,11 @@ def test_chunks_cover_every_job_once_one_bottleneck_each(problem):
         assert all(len({job[2] for job in chunk}) == 1 for chunk in chunks)
 
 
-def test_local_processes_give_the_cavs_of_one_process(problem):
+@pytest.mark.parametrize("backend", ["threads", "loky"])
+def test_local_threads_or_processes_give_the_cavs_of_one_process(problem, backend):
     acts, jobs = problem
-    one = fit_cavs(jobs, acts, model_type="linear", seed=4, parallel=ParallelConfig(n_jobs=1))
-    two = fit_cavs(jobs, acts, model_type="linear", seed=4, parallel=ParallelConfig(n_jobs=2))
+    one = fit_cavs(jobs, acts, model_type="linear", seed=4, parallel=ParallelConfig(backend, n_jobs=1))
+    two = fit_cavs(jobs, acts, model_type="linear", seed=4, parallel=ParallelConfig(backend, n_jobs=2))
     assert_same_cavs(one, two)
     # and the seed matters: the comparison is not vacuous
     other = fit_cavs(jobs[:3], acts, model_type="linear", seed=5)

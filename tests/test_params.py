@@ -52,7 +52,7 @@ def test_the_shipped_params_are_valid():
     ({"tcav": {"concepts": ["red", "random500_3"]}}, "tcav.concepts", "reserved"),
     ({"tcav": {"num_random_exp": 20}}, "num_random_exp", "crawl.num_random_sets is 10"),
     ({"tcav": {"backend": "dask"}}, "tcav", "tcav.scheduler"),
-    ({"tcav": {"backend": "spark"}}, "tcav.backend", "'loky' or 'dask'"),
+    ({"tcav": {"backend": "spark"}}, "tcav.backend", "'threads', 'loky' or 'dask'"),
     ({"tcav": {"n_jobs": 0}}, "tcav.n_jobs", "-1 for one per core"),
     ({"tcav": {"cache_dir": 3}}, "tcav.cache_dir", "string"),
 ])
