@@ -97,7 +97,7 @@ def run_ours(spec: dict) -> dict:
             marks["activations, gradients"] = time.perf_counter()
 
     cache = ContentCache(spec["cache_dir"])
-    parallel = ParallelConfig(backend="loky", n_jobs=spec["n_jobs"])
+    parallel = ParallelConfig(backend=spec["backend"], n_jobs=spec["n_jobs"])
     rows = run_tcav(model, classes, concepts, randoms, spec["bottlenecks"], spec["alphas"],
                     model_type=spec["cav_model"], seed=spec["seed"], progress=False, on_step=on_step,
                     parallel=parallel, cache=cache, model_key=model_fingerprint(spec["model_dir"]))
@@ -261,7 +261,7 @@ def default_spec(params, classes, bottlenecks, cache_dir: str) -> dict:
     return {"model_dir": str(ROOT / "models" / "frozen"), "bottlenecks": bottlenecks, "classes": classes,
             "concepts": list(p.concepts), "randoms": params.random_sets, "alphas": list(p.alphas),
             "folders": {k: str(v) for k, v in folders.items()}, "image_size": params.preprocess.image_size,
-            "max_examples": p.max_examples, "cav_model": p.cav_model, "seed": params.seed, "n_jobs": p.n_jobs,
+            "max_examples": p.max_examples, "cav_model": p.cav_model, "seed": params.seed, "backend": p.backend, "n_jobs": p.n_jobs,
             "cache_dir": cache_dir}
 
 
@@ -405,7 +405,7 @@ def main(argv: list[str] | None = None) -> int:
         spec = default_spec(params, classes, bottlenecks, cache_dir)
         print(f"default experiment: {len(classes)} classes, {len(spec['concepts'])} concepts, "
               f"{len(spec['randoms'])} random sets, {len(bottlenecks)} bottlenecks, alphas {spec['alphas']}: "
-              f"{n_cavs(spec)} CAVs; ours with n_jobs={spec['n_jobs']}", flush=True)
+              f"{n_cavs(spec)} CAVs; ours with backend={spec['backend']}, n_jobs={spec['n_jobs']}", flush=True)
         ours = measure("ours", spec)
         warm = measure("ours", spec)
         reference = measure("reference", spec)
