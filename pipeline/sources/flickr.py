@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import json
 import os
-import queue
 from urllib.parse import urlencode
 
-from icrawler import Crawler, Feeder, Parser
+from icrawler import Crawler, Parser
 
 from pipeline.errors import PipelineError
+from pipeline.sources.search import PageListFeeder
 from pipeline.sources.web import crawl_folder
 
 KEY_VARIABLE = "FLICKR_APIKEY"
@@ -45,17 +45,6 @@ def search_pages(key: str, text: str, max_num: int) -> list[str]:
         )
         for page in pages
     ]
-
-
-class SearchPageFeeder(Feeder):
-    def feed(self, page_urls):
-        for url in page_urls:
-            while not self.signal.get("reach_max_num"):
-                try:
-                    self.output(url, block=True, timeout=1)
-                    break
-                except queue.Full:
-                    continue
 
 
 class SizesParser(Parser):
@@ -100,5 +89,5 @@ def fill(request, params, collector) -> None:
         collector=collector,
         feeder_kwargs={"page_urls": search_pages(key, request.query, max_num)},
         parser_kwargs={"apikey": key},
-        crawler_kwargs={"feeder_cls": SearchPageFeeder, "parser_cls": SizesParser},
+        crawler_kwargs={"feeder_cls": PageListFeeder, "parser_cls": SizesParser},
     )
