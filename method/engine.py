@@ -22,7 +22,7 @@ from method.cache import ContentCache, activations_fields, array_fingerprint, ca
 from method.cav import LearnedCav, cav_hparams, cav_seed, save_tcav_cav
 from method.cav_fitting import CavJob, ParallelConfig, iter_fit_cavs, start_workers
 from method.scores import directional_derivatives, tcav_magnitude, tcav_score
-from method.stats import KIND_CONCEPT, KIND_RANDOM, RUN_KEYS
+from method.stats import KIND_CONCEPT, KIND_RANDOM
 
 log = logging.getLogger(__name__)
 
