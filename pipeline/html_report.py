@@ -35,7 +35,6 @@ class ReportContent:
     classes: Sequence[str]
     bottlenecks: Sequence[str]
     decision_text: str
-    significance: float
     confidence: float
     model_metrics: Mapping[str, Any] | None
     params_text: str
@@ -176,8 +175,7 @@ def findings(rows: Sequence[Mapping[str, Any]], classes: Sequence[str], bottlene
                     by_layer.append(f"at <b>{_e(bottleneck)}</b> {', '.join(names)}")
             if by_layer:
                 lines.append(f"<li>{word}: {'; '.join(by_layer)}</li>")
-        withheld = sorted({r["verdict"] for r in rows if r["target"] == target} & {NOT_RECOGNISED})
-        if withheld:
+        if any(r["target"] == target and r["verdict"] == NOT_RECOGNISED for r in rows):
             lines.append(f"<li>{_e(NOT_RECOGNISED)}: no concept can be significant for it</li>")
         elif not lines:
             lines.append("<li>no concept is significant at any layer</li>")

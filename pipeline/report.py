@@ -347,7 +347,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     page = html_report.render(html_report.ReportContent(
         title=f"TCAV report: {', '.join(params.classes)}",
         rows=rows, classes=params.classes, bottlenecks=params.tcav.bottlenecks,
-        decision_text=decision_text(decision), significance=significance, confidence=decision.confidence,
+        decision_text=decision_text(decision), confidence=decision.confidence,
         model_metrics=views.metrics, params_text=params_path.read_text(encoding="utf-8"), sections=sections,
         notes=notes,
     ))

@@ -121,7 +121,8 @@ def compute_views(params: Params, model_path: Path, init_path: Path, processed: 
     matrix = confusion(trained, x_test, y_test, classes)
     log.info("views: test accuracy %s on %d images", matrix["accuracy"], matrix["n_images"])
 
-    x_target, y_target = load_split(processed, params.tcav.target_split, classes, size)
+    target_split = params.tcav.target_split
+    x_target, y_target = (x_test, y_test) if target_split == "test" else load_split(processed, target_split, classes, size)
     chosen = first_per_class(y_target, params.views.images_per_class, len(classes))
     images = x_target[chosen]
     spatial = [name for name in bottleneck_layer_names(params.train.conv_filters, params.train.dense_units)
