@@ -6,6 +6,11 @@ one ``bottleneck/<layer>`` identity per usable layer, ``endpoint/logits`` and
 Each bottleneck identity sits *in line* (the next layer reads it), so feeding activations
 there reaches the logits and gradients flow back to it; a side-branch identity would not.
 Writes ``model.pb``, ``labels.txt`` and ``manifest.json`` (endpoints, image shape, value range).
+
+With ``model.source`` keras, savedmodel or frozen, the user's model at ``model.path`` is
+converted instead (``model/convert.py``): every layer that can be a bottleneck gets its
+identity, logits are recovered from a final softmax, and the graph is checked against the
+original on the scoring images (``tcav.target_split``).
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from pipeline.errors import stage_main
+from pipeline.errors import PipelineError, stage_main
 from pipeline.fsutil import atomic_directory, atomic_write_json
 from pipeline.params import load_params
 
@@ -111,20 +116,66 @@ def export_model(model, classes: list[str], bottlenecks: list[str], out: str | P
     return manifest
 
 
+def export_outside(params, processed: str | Path, out: str | Path) -> int:
+    """Convert the user's model (``model.source`` keras, savedmodel, frozen) into ``out/``."""
+    from model.convert import check, convert, read_labels
+    from pipeline.dataset import load_split
+
+    m = params.model
+    labels = read_labels(m.labels, params.classes)
+    missing = [c for c in params.classes if c not in labels]
+    if missing:
+        raise PipelineError(f"classes {missing} are not in the model's labels ({', '.join(labels)}); "
+                            "set model.labels to the model's class names in output order")
+    split = params.tcav.target_split
+    images, _ = load_split(processed, split, params.classes, params.preprocess.image_size)
+    # Every layer that can be a bottleneck gets its in-line identity, so that choosing other
+    # tcav.bottlenecks never reconverts the model.
+    converted = convert(params)
+    if converted.n_outputs != len(labels):
+        source = f"model.labels ({m.labels})" if isinstance(m.labels, str) else "model.labels" if m.labels else "classes"
+        raise PipelineError(f"{source}: the model at {m.path} outputs {converted.n_outputs} classes but "
+                            f"{len(labels)} labels are given ({', '.join(labels)}); list the model's classes in output order")
+    result = check(converted, images, f"model.path: {m.path}")
+    size = params.preprocess.image_size
+    manifest = {
+        "endpoints": converted.endpoints,
+        "labels": labels,
+        "image_shape": [size, size, 3],
+        "value_range": [0.0, 1.0],
+        "bottlenecks": converted.bottlenecks,
+        "check": {"n_images": result["n_images"], "split": split, "compared": result["compared"],
+                  "max_abs_diff": result["max_abs_diff"]},
+        "source": {"kind": m.source, "path": m.path, "ending": converted.ending,
+                   "input": {"value_range": list(m.input.value_range), "preprocessing": m.input.preprocessing}},
+    }
+    with atomic_directory(out) as tmp:
+        (tmp / "model.pb").write_bytes(converted.graph_def.SerializeToString(deterministic=True))
+        (tmp / "labels.txt").write_text("\n".join(labels) + "\n", encoding="utf-8")
+        atomic_write_json(tmp / "manifest.json", manifest)
+    log.info("export: %s model %s converted to %s (%d bottleneck layers; %s); max |%s diff| vs the original on "
+             "%d %s images: %.2g", m.source, m.path, Path(out) / "model.pb", len(converted.bottlenecks),
+             "logits recovered from its softmax" if converted.ending == "softmax" else "its outputs are the logits",
+             result["compared"], result["n_images"], split, result["max_abs_diff"])
+    return 0
+
+
 @stage_main
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m pipeline.export", description=__doc__)
     parser.add_argument("--params", default="params.yaml")
-    parser.add_argument("--model", default="models/model.keras")
+    parser.add_argument("--model", default=None, help="the trained Keras model (default: model.path)")
     parser.add_argument("--processed", default="datasets/processed")
     parser.add_argument("--out", default="models/frozen")
     args = parser.parse_args(argv)
 
     params = load_params(args.params)
+    if params.model.source != "train":
+        return export_outside(params, args.processed, args.out)
     from pipeline.dataset import load_split
     from pipeline.model import bottleneck_layer_names, load_model
 
-    model = load_model(args.model)
+    model = load_model(args.model or params.model.path)
     # The frozen graph must compute what the Keras model computes, checked on the test split.
     x_test, _ = load_split(args.processed, "test", params.classes, params.preprocess.image_size)
     bottlenecks = bottleneck_layer_names(params.train.conv_filters, params.train.dense_units)

@@ -69,19 +69,21 @@ def split_counts(n: int, fractions: dict[str, float]) -> dict[str, int]:
     def part(fraction: float) -> int:
         return max(1, math.floor(n * fraction + 0.5)) if fraction > 0 else 0
 
-    test = part(fractions["test"])
     val = part(fractions["val"])
+    if fractions["train"] == 0:  # an outside model: no training images; test takes the rest
+        return {"train": 0, "val": val, "test": n - val}
+    test = part(fractions["test"])
     return {"train": n - val - test, "val": val, "test": test}
 
 
 def split_names(names: list[str], fractions: dict[str, float], seed: int, class_name: str) -> dict[str, list[str]]:
     """Split ``names`` (one class) into train/val/test by a permutation seeded by (seed, class).
 
-    Raises :class:`PipelineError` if a split would get no image (val may be empty if its
+    Raises :class:`PipelineError` if a split would get no image (val, and train with an outside model, may be empty if their
     fraction is 0). Each returned list is sorted by name.
     """
     counts = split_counts(len(names), fractions)
-    needed = [s for s in SPLITS if counts[s] < 1 and (s != "val" or fractions["val"] > 0)]
+    needed = [s for s in SPLITS if counts[s] < 1 and (s == "test" or fractions[s] > 0)]
     if needed:
         shown = ", ".join(f"{s} {max(counts[s], 0)}" for s in SPLITS)
         raise PipelineError(

@@ -1,8 +1,13 @@
 """Stage ``train``: fit the small CNN on the preprocessed class images.
 
-Writes the Keras model, the same network untrained (its initial weights, for the report's
-before/after feature maps), ``results/metrics.json`` (accuracy and loss per split) and a
-per-epoch history CSV that ``dvc plots`` draws.
+Writes ``models/trained/``: the Keras model (``model.keras``) and the same network untrained
+(``model_init.keras``, its initial weights, for the report's before/after feature maps);
+``results/metrics.json`` (accuracy and loss per split) and a per-epoch history CSV that
+``dvc plots`` draws.
+
+With an outside model (``model.source`` keras, savedmodel or frozen) nothing is trained: the
+stage records why in ``models/trained/NOT_TRAINED.txt`` and ``results/metrics.json``, and
+writes a history with no epochs, so DVC's graph stays the same whichever model is analysed.
 """
 
 from __future__ import annotations
@@ -17,11 +22,13 @@ from pathlib import Path
 import numpy as np
 
 from pipeline.errors import stage_main
-from pipeline.fsutil import atomic_write_bytes, atomic_write_json
+from pipeline.fsutil import atomic_directory, atomic_write_bytes, atomic_write_json
 from pipeline.params import load_params
 
 log = logging.getLogger(__name__)
 
+#: What the train stage writes instead of a model when an outside model is analysed.
+NOT_TRAINED = "NOT_TRAINED.txt"
 HISTORY_COLUMNS = ("epoch", "accuracy", "loss", "val_accuracy", "val_loss")
 
 
@@ -150,19 +157,28 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m pipeline.train", description=__doc__)
     parser.add_argument("--params", default="params.yaml")
     parser.add_argument("--processed", default="datasets/processed")
-    parser.add_argument("--model", default="models/model.keras")
-    parser.add_argument("--init-model", default="models/model_init.keras", help="the untrained network")
+    parser.add_argument("--out", default="models/trained", help="folder for model.keras and model_init.keras")
     parser.add_argument("--metrics", default="results/metrics.json")
     parser.add_argument("--history", default="results/train_history.csv")
     args = parser.parse_args(argv)
 
     params = load_params(args.params)
-    model, history, metrics = train_model(params, Path(args.processed), args.init_model)
-    model_path = save_model(model, args.model)
+    if params.model.source != "train":
+        reason = (f"not trained: model.source is {params.model.source!r}, the model at {params.model.path} "
+                  "is analysed as it is")
+        with atomic_directory(args.out) as folder:
+            (folder / NOT_TRAINED).write_text(reason + "\n", encoding="utf-8")
+        atomic_write_json(args.metrics, {"trained": False, "source": params.model.source, "path": params.model.path})
+        atomic_write_bytes(args.history, history_csv([]).encode())
+        log.info("train: %s", reason)
+        return 0
+    with atomic_directory(args.out) as folder:
+        model, history, metrics = train_model(params, Path(args.processed), folder / "model_init.keras")
+        save_model(model, folder / "model.keras")
     atomic_write_json(args.metrics, metrics)
     atomic_write_bytes(args.history, history_csv(history).encode())
     log.info("train: accuracy %s", ", ".join(f"{s} {m['accuracy']:.3f}" for s, m in metrics.items()))
-    log.info("train: model %s, metrics %s, history %s", model_path, args.metrics, args.history)
+    log.info("train: model %s, metrics %s, history %s", Path(args.out) / "model.keras", args.metrics, args.history)
     return 0
 
 

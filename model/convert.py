@@ -1,0 +1,141 @@
+"""Convert a user's model (``model.source``: keras, savedmodel, frozen) once into the frozen
+graph with named endpoints every later stage reads, and check it against the original.
+
+The check: on the scoring images, the converted graph's outputs (its probabilities when the
+model ends in a softmax, else its logits) must match what the original model outputs to within
+:data:`MAX_DIFF`, or nothing is written.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from model import foreign_graph, keras_freeze
+from model.keras_graph import LINEAR, SOFTMAX, LayerInfo
+from pipeline.errors import PipelineError
+
+log = logging.getLogger(__name__)
+
+MAX_DIFF = 1e-4
+#: The sources this module converts (``train`` is the built-in model, exported by pipeline/export.py).
+OUTSIDE_SOURCES = ("keras", "savedmodel", "frozen")
+
+
+@dataclass
+class Converted:
+    """A converted model: the GraphDef, its endpoints and what was found on the way."""
+
+    graph_def: object
+    endpoints: dict
+    bottlenecks: list[str]          # in network order
+    ending: str                     # softmax (logits recovered) or logits
+    n_outputs: int
+    layers: list[LayerInfo] = field(default_factory=list)
+    original: object = None         # callable: images -> the original model's outputs
+
+
+def read_labels(labels, classes: Sequence[str]) -> list[str]:
+    """The model's class names in output order: ``model.labels`` as a list, a file of one name a
+    line, or (null) the ``classes`` themselves."""
+    if labels is None:
+        return list(classes)
+    if isinstance(labels, list):
+        return list(labels)
+    path = Path(labels)
+    if not path.is_file():
+        raise PipelineError(f"model.labels: {path}: labels file not found (one class name a line, in output order)")
+    names = [line.strip() for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    if len(set(names)) != len(names) or not names:
+        raise PipelineError(f"model.labels: {path}: expected unique class names, one a line (got {len(names)} lines)")
+    return names
+
+
+def _looks_like_probabilities(outputs: np.ndarray) -> bool:
+    return bool(len(outputs) and outputs.min() >= 0 and np.allclose(outputs.sum(axis=1), 1.0, atol=1e-4))
+
+
+def load_outside_model(params):
+    """The user's model, loaded: ("keras", keras.Model) or ("graph", ForeignGraph)."""
+    m = params.model
+    if m.source == "keras":
+        return "keras", keras_freeze.load_keras(m.path)
+    if m.source == "savedmodel":
+        graph_def, input_name, output_name = foreign_graph.load_savedmodel(m.path, m.signature)
+        return "graph", foreign_graph.find_endpoints(graph_def, f"model.path: {m.path}", input_name, m.logits_tensor,
+                                                     output_name)
+    if m.source == "frozen":
+        graph_def = foreign_graph.read_graph_def(m.path)
+        return "graph", foreign_graph.find_endpoints(graph_def, f"model.path: {m.path}", m.input_tensor, m.logits_tensor)
+    raise PipelineError(f"model.source: {m.source!r}: supported outside sources are {', '.join(OUTSIDE_SOURCES)}")
+
+
+def model_layers(params) -> list[LayerInfo]:
+    """Every layer (op) of the user's model in network order, with shapes and usability."""
+    kind, loaded = load_outside_model(params)
+    size = params.preprocess.image_size
+    if kind == "keras":
+        keras_freeze.image_shape(loaded, size, f"model.path: {params.model.path}")
+        return keras_freeze.list_layers(loaded, size)
+    keras_freeze.check_image_shape(foreign_graph.input_shape(loaded), size, f"model.path: {params.model.path}")
+    return foreign_graph.list_layers(loaded)
+
+
+def convert(params, bottlenecks: Sequence[str] | None = None) -> Converted:
+    """Convert the model ``params.model`` names, with ``bottlenecks`` in line (``None``: every
+    layer that can be a bottleneck, so that choosing other layers never reconverts)."""
+    m, size = params.model, params.preprocess.image_size
+    recipe = (list(m.input.value_range), m.input.preprocessing)
+    kind, loaded = load_outside_model(params)
+    where = f"model.path: {m.path}"
+    if kind == "keras":
+        keras_freeze.image_shape(loaded, size, where)
+        graph_def, endpoints, ending, order, layers = keras_freeze.freeze_keras(
+            loaded, None if bottlenecks is None else list(bottlenecks), size, *recipe)
+        if ending not in (SOFTMAX, LINEAR):
+            log.warning("convert: the model ends in %s; its outputs are taken as logits", ending)
+        ending = "softmax" if ending == SOFTMAX else "logits"
+        n_outputs = int(loaded.outputs[0].shape[-1])
+        original = lambda images: keras_freeze.original_outputs(loaded, images, *recipe)  # noqa: E731
+    else:
+        keras_freeze.check_image_shape(foreign_graph.input_shape(loaded), size, where)
+        layers = foreign_graph.list_layers(loaded)
+        if bottlenecks is None:
+            bottlenecks = [info.name for info in layers if info.problem is None]
+        chosen = keras_freeze.resolve_bottlenecks(layers, list(bottlenecks), "tcav.bottlenecks")
+        by_op = {path[0]: name for path, name in chosen.items()}
+        graph_def, endpoints = foreign_graph.rewrite(loaded, by_op, size, *recipe)
+        order = [info.name for info in layers if info.name in set(bottlenecks)]
+        ending = loaded.ending
+        shape = foreign_graph._import(loaded.graph_def).get_tensor_by_name(loaded.logits_tensor).shape
+        if shape.rank != 2 or shape[-1] is None:
+            raise PipelineError(f"{where}: the logits tensor {loaded.logits_tensor!r} has shape {shape}; "
+                                "expected (batch, number of classes)")
+        n_outputs = int(shape[-1])
+        original = lambda images: foreign_graph.original_outputs(loaded, images, *recipe)  # noqa: E731
+    return Converted(graph_def, endpoints, order, ending, n_outputs, layers, original)
+
+
+def check(converted: Converted, images: np.ndarray, where: str) -> dict:
+    """Compare the converted graph with the original on ``images``; raise if they differ."""
+    from pipeline.export import run_frozen
+
+    expected = converted.original(images)
+    if converted.ending == "logits" and _looks_like_probabilities(expected):
+        raise PipelineError(
+            f"{where}: the model's outputs are probabilities (each row sums to 1 on all {len(images)} scoring "
+            "images) but it does not end in a softmax layer the logits could be recovered from; give a model "
+            "whose last layer is a Dense/Softmax/Activation softmax, or name the logits with model.logits_tensor")
+    name = converted.endpoints["probabilities" if converted.ending == "softmax" else "logits"]
+    got = np.concatenate([run_frozen(converted.graph_def, name, converted.endpoints["input"], images[i:i + 64])
+                          for i in range(0, len(images), 64)])
+    diff = float(np.max(np.abs(expected - got))) if len(images) else 0.0
+    if not diff < MAX_DIFF:
+        raise PipelineError(f"{where}: the converted graph's outputs differ from the original model's by {diff:g} "
+                            f"on the scoring images (limit {MAX_DIFF:g}); the conversion is refused")
+    return {"n_images": int(len(images)), "compared": "probabilities" if converted.ending == "softmax" else "logits",
+            "max_abs_diff": diff}
