@@ -75,20 +75,44 @@ def load_outside_model(params):
 
 
 def model_layers(params) -> list[LayerInfo]:
-    """Every layer (op) of the user's model in network order, with shapes and usability."""
-    kind, loaded = load_outside_model(params)
-    size = params.preprocess.image_size
-    if kind == "keras":
-        keras_freeze.image_shape(loaded, size, f"model.path: {params.model.path}")
-        return keras_freeze.list_layers(loaded, size)
-    keras_freeze.check_image_shape(foreign_graph.input_shape(loaded), size, f"model.path: {params.model.path}")
-    return foreign_graph.list_layers(loaded)
+    """Every layer (op) of the user's model in network order, with shapes and usability
+    (converting it, so that a layer the logits bypass is known too)."""
+    return convert(params).layers
+
+
+BYPASSED = ("not a cut of the network: the logits also depend on the input around it (a skip connection "
+            "or concatenation passes it by), so its activations alone do not give the class score")
+
+
+def bypassed_layers(graph_def, names: Sequence[str]) -> set[str]:
+    """Bottlenecks the logits can be reached around: a path from ``input`` to ``endpoint/logits``
+    avoids their identity. TCAV feeds activations at the bottleneck and differentiates the logits
+    there, which needs every path from the image to the logits to pass through it."""
+    consumers: dict[str, list[str]] = {}
+    for node in graph_def.node:
+        for ref in node.input:
+            consumers.setdefault(ref.lstrip("^").split(":")[0], []).append(node.name)
+    start, goal = keras_freeze.INPUT_NAME, keras_freeze.LOGITS_NAME
+    found = set()
+    for name in names:
+        blocked, seen, stack = f"bottleneck/{name}", {start}, [start]
+        while stack:
+            node = stack.pop()
+            if node == goal:
+                found.add(name)
+                break
+            for nxt in consumers.get(node, ()):
+                if nxt != blocked and nxt not in seen:
+                    seen.add(nxt)
+                    stack.append(nxt)
+    return found
 
 
 def convert(params, bottlenecks: Sequence[str] | None = None) -> Converted:
     """Convert the model ``params.model`` names, with ``bottlenecks`` in line (``None``: every
     layer that can be a bottleneck, so that choosing other layers never reconverts)."""
     m, size = params.model, params.preprocess.image_size
+    bottlenecks_given = bottlenecks is not None
     recipe = (list(m.input.value_range), m.input.preprocessing)
     kind, loaded = load_outside_model(params)
     where = f"model.path: {m.path}"
@@ -117,6 +141,12 @@ def convert(params, bottlenecks: Sequence[str] | None = None) -> Converted:
                                 "expected (batch, number of classes)")
         n_outputs = int(shape[-1])
         original = lambda images: foreign_graph.original_outputs(loaded, images, *recipe)  # noqa: E731
+    around = bypassed_layers(graph_def, order)
+    if around and bottlenecks_given:
+        raise PipelineError(f"tcav.bottlenecks: layer {sorted(around)[0]!r} cannot be a bottleneck: {BYPASSED}")
+    layers = [LayerInfo(i.name, i.path, i.kind, i.shape, BYPASSED) if i.name in around else i for i in layers]
+    order = [name for name in order if name not in around]
+    endpoints["bottlenecks"] = {name: t for name, t in endpoints["bottlenecks"].items() if name not in around}
     return Converted(graph_def, endpoints, order, ending, n_outputs, layers, original)
 
 

@@ -138,8 +138,24 @@ def test_bottleneck_identities_are_in_line_so_feeding_them_reaches_the_logits(tm
         after = session.run(logits, {act: values * 0.5})
         assert np.abs(after - before).max() > 1e-4  # feeding the identity changes the logits
     assert converted.bottlenecks[:3] == ["stem", "stem_bn", "stem_relu"]
-    assert {"block1_add", "concat", "dropout", "logits"} <= set(converted.bottlenecks)
+    assert {"concat", "pool", "dropout", "logits"} <= set(converted.bottlenecks)
     assert "probabilities" not in converted.bottlenecks  # the output itself is not a bottleneck
+
+
+def test_layers_the_logits_bypass_are_not_bottlenecks(tmp_path):
+    """In the ResNet-style model the concatenation also takes stem_relu, so the residual block's
+    layers are passed by: feeding their activations alone cannot determine the logits."""
+    from model.convert import BYPASSED
+
+    params = params_for(tmp_path, {"source": "keras", "path": str(saved(own_models.resnet_style(SIZE), tmp_path))})
+    converted = convert(params)
+    problems = {info.name: info.problem for info in converted.layers}
+    for name in ("block1_conv1", "block1_conv2", "block1_bn", "block1_add", "block1_out"):
+        assert problems[name] == BYPASSED and name not in converted.bottlenecks
+        assert name not in converted.endpoints["bottlenecks"]
+    assert problems["stem_relu"] is None and problems["concat"] is None
+    with pytest.raises(PipelineError, match="tcav.bottlenecks: layer 'block1_add' cannot be a bottleneck: not a cut"):
+        convert(params, ["concat", "block1_add"])
 
 
 def test_nested_application_layers_are_bottlenecks_and_bn_dropout_run_in_inference_mode(tmp_path):
@@ -372,7 +388,8 @@ def test_layers_command_lists_usable_layers_in_order(tmp_path, capsys):
     out = capsys.readouterr().out.splitlines()
     assert "layers can be bottlenecks" in out[0]
     names = [line.split()[0] for line in out[2:]]
-    assert names[:4] == ["stem", "stem_bn", "stem_relu", "block1_conv1"] and "probabilities" not in names
+    assert names[:5] == ["stem", "stem_bn", "stem_relu", "concat", "pool"] and "probabilities" not in names
     assert any(line.startswith("concat ") and "(batch, 16, 16, 16)" in line and "4,096" in line for line in out)
+    assert "block1_add" not in names  # passed by through the concatenation
     assert layers.main(["--params", str(tmp_path / "params.yaml"), "--all"]) == 0
     assert "no: the model's output" in capsys.readouterr().out

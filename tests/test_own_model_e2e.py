@@ -133,8 +133,8 @@ def test_mobilenet_v2_nested_in_a_sequential_as_keras(project, models):
 
 def test_resnet_style_as_h5_and_replacing_the_file_reruns_from_conversion(project, models):
     shutil.copy(models / "resnet.h5", project / "user_models" / "resnet.h5")
-    use_model(project, "keras", "user_models/resnet.h5", "block1_add")
-    check_outside_run(project, run(["dvc", "repro"], project), "keras", "block1_add")
+    use_model(project, "keras", "user_models/resnet.h5", "concat")
+    check_outside_run(project, run(["dvc", "repro"], project), "keras", "concat")
     shutil.copy(models / "resnet_v2.h5", project / "user_models" / "resnet.h5")
     assert changed(project) == ["export", "report", "tcav", "views"]
 
@@ -148,7 +148,7 @@ def layer_named(project, part: str) -> str:
 def test_resnet_style_as_savedmodel(project, models):
     shutil.copytree(models / "resnet_saved", project / "user_models" / "resnet_saved")
     use_model(project, "savedmodel", "user_models/resnet_saved", "conv2")
-    bottleneck = layer_named(project, "block1_add")
+    bottleneck = layer_named(project, "concat")
     set_params(project, {"tcav": {"bottlenecks": [bottleneck]}})
     check_outside_run(project, run(["dvc", "repro"], project), "savedmodel", bottleneck)
 
