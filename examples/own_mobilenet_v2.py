@@ -65,7 +65,7 @@ def preset(size: int, model_path: str) -> dict:
     params["tcav"]["bottlenecks"] = BOTTLENECKS
     params["tcav"]["max_examples"] = 50
     params["model"] = {
-        "source": "keras", "path": model_path, "labels": CLASSES,
+        "source": "keras", "path": model_path, "labels": list(CLASSES),  # a copy: no YAML anchor
         "input": {"value_range": [0.0, 1.0], "preprocessing": "mobilenet_v2"},
         "input_tensor": None, "logits_tensor": None, "signature": "serving_default",
     }

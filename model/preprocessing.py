@@ -31,9 +31,11 @@ def apply(images, value_range: Sequence[float], preprocessing: str | None):
     if is_identity(value_range, preprocessing):
         return images
     if preprocessing is not None:
-        import importlib
+        import keras
 
-        module = importlib.import_module(f"keras.applications.{preprocessing}")
+        # An attribute, not importlib: this runs inside traced functions, where autograph
+        # would try (and warn about failing) to convert the import machinery.
+        module = getattr(keras.applications, preprocessing)
         return tf.cast(module.preprocess_input(images * 255.0), tf.float32)
     low, high = (float(v) for v in value_range)
     return images * (high - low) + low
