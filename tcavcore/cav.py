@@ -2,7 +2,7 @@
 
 :func:`learn_cav` makes exactly the calls of the reference ``tcav.cav.CAV.train`` (same
 training set, same ``train_test_split``, same ``SGDClassifier`` / ``LogisticRegression``, same
-accuracies), so the vectors are tcav's bit for bit (``tests/test_scores_and_cavs.py`` checks it
+accuracies), so the vectors are tcav's bit for bit (``tests/tcavcore/test_cav.py`` checks it
 against ``tcav.cav.CAV`` itself, :func:`learn_cav_with_tcav`). It differs in two ways, both
 about where it can run, not what it computes:
 
