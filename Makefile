@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed-$(shell cksum < requirements.txt | cut -d' ' -f1)
 export PATH := $(BIN):$(PATH)
 export DVC_NO_ANALYTICS := 1
 
-.PHONY: install browser run test bench layers clean-results
+.PHONY: install browser run test test-fast bench layers clean-results
 
 install: $(STAMP)
 
@@ -31,6 +31,10 @@ browser:
 
 test: install browser
 	$(PYTHON) -m pytest
+
+# Developers' quick loop: everything but the real-pipeline runs (CI runs `make test`).
+test-fast: install browser
+	$(PYTHON) -m pytest -m "not slow"
 
 # The layers of the model params.yaml names that can be tcav.bottlenecks, with output shapes.
 layers: install

@@ -36,8 +36,8 @@ def train(size: int, per_class: int, epochs: int, seed: int):
     import keras
     import numpy as np
 
-    from pipeline.images import to_model_input
-    from pipeline.sources.synthetic import generate
+    from images.loading import to_model_input
+    from worlds.generate import generate
 
     keras.utils.set_random_seed(seed)
     images, labels = [], []

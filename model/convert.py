@@ -17,7 +17,7 @@ import numpy as np
 
 from model import foreign_graph, keras_freeze
 from model.keras_graph import LINEAR, SOFTMAX, LayerInfo
-from pipeline.errors import PipelineError
+from common.errors import PipelineError
 
 log = logging.getLogger(__name__)
 
@@ -152,7 +152,7 @@ def convert(params, bottlenecks: Sequence[str] | None = None) -> Converted:
 
 def check(converted: Converted, images: np.ndarray, where: str) -> dict:
     """Compare the converted graph with the original on ``images``; raise if they differ."""
-    from pipeline.export import run_frozen
+    from model.freeze import run_frozen
 
     expected = converted.original(images)
     if converted.ending == "logits" and _looks_like_probabilities(expected):
@@ -169,3 +169,48 @@ def check(converted: Converted, images: np.ndarray, where: str) -> dict:
                             f"on the scoring images (limit {MAX_DIFF:g}); the conversion is refused")
     return {"n_images": int(len(images)), "compared": "probabilities" if converted.ending == "softmax" else "logits",
             "max_abs_diff": diff}
+
+
+def export_outside(params, processed: str | Path, out: str | Path) -> dict:
+    """Convert the user's model (``model.source`` keras, savedmodel, frozen) into ``out/``
+    (model.pb, labels.txt, manifest.json); return the manifest. Nothing is written if a check fails."""
+    from common.files import atomic_directory, atomic_write_json
+    from images.splits import load_split
+
+    m = params.model
+    labels = read_labels(m.labels, params.classes)
+    missing = [c for c in params.classes if c not in labels]
+    if missing:
+        raise PipelineError(f"classes {missing} are not in the model's labels ({', '.join(labels)}); "
+                            "set model.labels to the model's class names in output order")
+    split = params.tcav.target_split
+    images, _ = load_split(processed, split, params.classes, params.preprocess.image_size)
+    # Every layer that can be a bottleneck gets its in-line identity, so that choosing other
+    # tcav.bottlenecks never reconverts the model.
+    converted = convert(params)
+    if converted.n_outputs != len(labels):
+        source = f"model.labels ({m.labels})" if isinstance(m.labels, str) else "model.labels" if m.labels else "classes"
+        raise PipelineError(f"{source}: the model at {m.path} outputs {converted.n_outputs} classes but "
+                            f"{len(labels)} labels are given ({', '.join(labels)}); list the model's classes in output order")
+    result = check(converted, images, f"model.path: {m.path}")
+    size = params.preprocess.image_size
+    manifest = {
+        "endpoints": converted.endpoints,
+        "labels": labels,
+        "image_shape": [size, size, 3],
+        "value_range": [0.0, 1.0],
+        "bottlenecks": converted.bottlenecks,
+        "check": {"n_images": result["n_images"], "split": split, "compared": result["compared"],
+                  "max_abs_diff": result["max_abs_diff"]},
+        "source": {"kind": m.source, "path": m.path, "ending": converted.ending,
+                   "input": {"value_range": list(m.input.value_range), "preprocessing": m.input.preprocessing}},
+    }
+    with atomic_directory(out) as tmp:
+        (tmp / "model.pb").write_bytes(converted.graph_def.SerializeToString(deterministic=True))
+        (tmp / "labels.txt").write_text("\n".join(labels) + "\n", encoding="utf-8")
+        atomic_write_json(tmp / "manifest.json", manifest)
+    log.info("export: %s model %s converted to %s (%d bottleneck layers; %s); max |%s diff| vs the original on "
+             "%d %s images: %.2g", m.source, m.path, Path(out) / "model.pb", len(converted.bottlenecks),
+             "logits recovered from its softmax" if converted.ending == "softmax" else "its outputs are the logits",
+             result["compared"], result["n_images"], split, result["max_abs_diff"])
+    return manifest

@@ -23,7 +23,7 @@ import numpy as np
 
 from model import preprocessing
 from model.keras_graph import LayerInfo
-from pipeline.errors import PipelineError
+from common.errors import PipelineError
 
 PREFIX = "model/"
 INPUT_NAME = "input"

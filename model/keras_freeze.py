@@ -14,7 +14,7 @@ import numpy as np
 
 from model import keras_graph, preprocessing
 from model.keras_graph import SIGMOID, SOFTMAX, LayerInfo
-from pipeline.errors import PipelineError
+from common.errors import PipelineError
 
 INPUT_NAME = "input"
 LOGITS_NAME = "endpoint/logits"

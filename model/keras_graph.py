@@ -21,7 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from pipeline.errors import PipelineError
+from common.errors import PipelineError
 
 #: Layer classes whose output is the model's input normalisation, not a feature (never bottlenecks).
 SOFTMAX, SIGMOID, LINEAR = "softmax", "sigmoid", "linear"

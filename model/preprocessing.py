@@ -11,7 +11,7 @@ from typing import Sequence
 
 # The names ``model.input.preprocessing`` accepts (keras.applications modules with a
 # ``preprocess_input``); each takes RGB values in [0, 255] as Keras documents.
-from pipeline.params import KERAS_PREPROCESSING  # noqa: F401  (re-exported for callers)
+from common.params import KERAS_PREPROCESSING  # noqa: F401  (re-exported for callers)
 
 
 def is_identity(value_range: Sequence[float], preprocessing: str | None) -> bool:

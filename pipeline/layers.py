@@ -14,14 +14,14 @@ import argparse
 import math
 import sys
 
-from pipeline.errors import stage_main
-from pipeline.params import Params, load_params
+from common.errors import stage_main
+from common.params import Params, load_params
 
 
 def train_layers(params: Params) -> list:
     """The built-in CNN's bottleneck layers and their shapes (an untrained network: only shapes matter)."""
     from model.keras_graph import LayerInfo
-    from pipeline.model import bottleneck_layer_names, build_cnn
+    from model.cnn import bottleneck_layer_names, build_cnn
 
     t = params.train
     cnn = build_cnn(params.preprocess.image_size, len(params.classes), t.conv_filters, t.dense_units, t.dropout)

@@ -15,8 +15,8 @@ CLASSES = ("fire", "water", "grass")
 
 def synthetic_data(size: int, per_class: int = 24, seed: int = 3) -> tuple[np.ndarray, np.ndarray]:
     """Built-in class images as [0, 1] float32 and their labels."""
-    from pipeline.images import to_model_input
-    from pipeline.sources.synthetic import generate
+    from images.loading import to_model_input
+    from worlds.generate import generate
 
     images, labels = [], []
     for label, name in enumerate(CLASSES):
