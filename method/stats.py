@@ -87,6 +87,14 @@ SUMMARY_KEYS: tuple[str, ...] = (
     "magnitude_mean",
     "n_random",
     "n_examples",
+    # the insertion test of the (target, concept) and whether it confirms the finding
+    # (tcavcore/confirmation.py); empty / False until the report stage adds them
+    "insertion_effect",
+    "insertion_ci_low",
+    "insertion_ci_high",
+    "insertion_p",
+    "insertion_p_adjusted",
+    "confirmed",
 )
 
 #: Summary keys that describe the concept's scores; empty (NaN) when its CAV is not learnable.
@@ -474,4 +482,7 @@ def summarise_runs(
             )
         summaries.append(summarise_group(key, groups[key], random_rows, decision.confidence))
     decide_significance(summaries, decision, unrecognised)
+    for summary in summaries:  # no insertion test yet (tcavcore.confirmation.apply_insertion adds it)
+        summary.update({key: math.nan for key in SUMMARY_KEYS[SUMMARY_KEYS.index("insertion_effect"):]})
+        summary["confirmed"] = False
     return [{key: summary[key] for key in SUMMARY_KEYS} for summary in summaries]

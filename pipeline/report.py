@@ -39,6 +39,7 @@ from pipeline.fsutil import atomic_directory, atomic_write_json, atomic_write_te
 from pipeline.params import Params, load_params
 from pipeline import html_report
 from pipeline.report_charts import build_sections, read_model_views
+from tcavcore.confirmation import CONTRADICTED, apply_insertion
 
 log = logging.getLogger(__name__)
 
@@ -227,8 +228,10 @@ def metrics(rows: Sequence[dict[str, Any]], bottlenecks: Sequence[str]) -> dict[
         accuracies = [row["cav_accuracy"] for row in chosen if math.isfinite(row["cav_accuracy"])]
         counted = {
             "significant": sum(row["significant"] for row in chosen),
-            "raises": sum(row["verdict"] == RAISES for row in chosen),
-            "lowers": sum(row["verdict"] == LOWERS for row in chosen),
+            "confirmed": sum(bool(row["confirmed"]) for row in chosen),
+            "contradicted": sum(row["verdict"] == CONTRADICTED for row in chosen),
+            "raises": sum(row["verdict"].startswith(RAISES) for row in chosen),
+            "lowers": sum(row["verdict"].startswith(LOWERS) for row in chosen),
             "tests": sum(row["cav_learnable"] for row in chosen),  # incl. not recognised: tested, then withheld
             "not_learnable": sum(row["verdict"] == NOT_LEARNABLE for row in chosen),
             "not_recognised": sum(row["verdict"] == NOT_RECOGNISED for row in chosen),
@@ -270,7 +273,7 @@ def format_class_table(rows_for_class: Sequence[dict[str, Any]], class_name: str
     )
     p_key = f"p_{decision.test}"
     table = [("concept", "bottleneck", "alpha", "score", f"{decision.confidence:.0%} CI", "random", "d",
-              f"p ({decision.test})", "adjusted", "cav acc", "verdict")]
+              f"p ({decision.test})", "adjusted", "cav acc", "insertion", "verdict")]
     for row in rows_for_class:
         learnable = not math.isnan(row["score_mean"])
         table.append(
@@ -285,6 +288,8 @@ def format_class_table(rows_for_class: Sequence[dict[str, Any]], class_name: str
                 _format_p(row[p_key], decision.significance),
                 _format_p(row[f"{p_key}_adjusted"], decision.significance),
                 f"{row['cav_accuracy']:.2f}",
+                "-" if math.isnan(row["insertion_effect"]) else
+                f"{row['insertion_effect']:+.2f} (p {_format_p(row['insertion_p_adjusted'], decision.significance)})",
                 row["verdict"],
             )
         )
@@ -303,6 +308,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--metrics", default="results/metrics.json", help="the train stage's metrics (default: %(default)s)")
     parser.add_argument("--history", default="results/train_history.csv", help="the train stage's history (default: %(default)s)")
     parser.add_argument("--views", default="results/views", help="the views stage's folder (default: %(default)s)")
+    parser.add_argument("--insertion", default="results/tcav/insertion.csv",
+                        help="the insertion stage's tests (default: %(default)s)")
+    parser.add_argument("--truth", default="results/truth.csv", help="the truth stage's effects (default: %(default)s)")
     parser.add_argument("--out", default="results", help="folder for scores, metrics, plots/ and report.html (default: %(default)s)")
     return parser.parse_args(argv)
 
@@ -333,6 +341,14 @@ def main(argv: Sequence[str] | None = None) -> int:
                               bottlenecks=params.tcav.bottlenecks, unrecognised=unrecognised)
     except ValueError as error:
         raise PipelineError(f"{runs_path}: {error}") from None
+    from pipeline.insertion import read_insertion
+    from pipeline.truth import read_truth
+
+    apply_insertion(rows, read_insertion(args.insertion), significance)
+    truth = read_truth(args.truth)
+    if not truth:
+        log.warning("this run has no known truth (%s is empty: its classes or concepts do not come from the "
+                    "synthetic source); the insertion test is the only check of the findings", args.truth)
 
     rows_by_class = {name: [row for row in rows if row["target"] == name] for name in params.classes}
     log.info("TCAV scores (mean ± std over CAVs; significant: %s-adjusted p < %g, two-sided %s)",
@@ -344,12 +360,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     notes = [f"The model does not recognise class {name} better than chance on the test split "
              f"(Fisher exact p = {_format_p(recognition[name], significance)}): its concepts are never significant."
              for name in unrecognised]
+    if not truth:
+        notes.append("This run has no known truth: its classes or concepts do not come from the built-in synthetic "
+                     "source, so no finding can be scored against a measured effect. The insertion test is the "
+                     "only check.")
     page = html_report.render(html_report.ReportContent(
         title=f"TCAV report: {', '.join(params.classes)}",
         rows=rows, classes=params.classes, bottlenecks=params.tcav.bottlenecks,
         decision_text=decision_text(decision), confidence=decision.confidence,
         model_metrics=views.metrics, params_text=params_path.read_text(encoding="utf-8"), sections=sections,
-        notes=notes,
+        notes=notes, truth=truth,
     ))
     plots = out / "plots"
     with atomic_directory(plots) as folder:
@@ -371,6 +391,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         significance,
         summary["not_learnable"],
     )
+    log.info("%d findings confirmed by the insertion test, %d contradicted by it", summary["confirmed"],
+             summary["contradicted"])
+    for row in rows:
+        if row["confirmed"]:
+            log.info("  %s / %s at %s: %s (score %.2f, insertion effect %+.3f)", row["target"], row["concept"],
+                     row["bottleneck"], row["verdict"], row["score_mean"], row["insertion_effect"])
     log.info("report:  %s (open it in a browser; it needs no network)", out / "report.html")
     log.info("scores:  %s (and %s)", out / "scores.csv", out / "scores.json")
     log.info("charts:  %s/ (%d PNG files)", plots, sum(len(charts) for _, _, charts in sections))

@@ -40,8 +40,15 @@ CLASS_COLOURS = {"fire": "red", "water": "blue", "grass": "green"}
 CLASSES = tuple(CLASS_COLOURS)
 COLOUR_CONCEPTS = ("red", "blue", "green", "yellow", "white", "black")
 TEXTURE_CONCEPTS = ("striped", "dotted")
-CONCEPTS = COLOUR_CONCEPTS + TEXTURE_CONCEPTS
 TEXTURES = ("striped", "dotted", "plain")
+
+#: The second world (``crawl.synthetic_task: texture``): the body's texture decides the class
+#: and its hue is random. ``checkered`` exists only as this world's third class texture.
+TEXTURE_CLASSES = {"tiger": "striped", "leopard": "dotted", "giraffe": "checkered"}
+EXTRA_TEXTURE_CONCEPTS = ("checkered",)
+CONCEPTS = COLOUR_CONCEPTS + TEXTURE_CONCEPTS + EXTRA_TEXTURE_CONCEPTS
+#: ``crawl.synthetic_task`` -> the classes of that world.
+WORLDS = {"colour": CLASSES, "texture": tuple(TEXTURE_CLASSES)}
 
 #: Named colours as HSV ranges: (hue centre in degrees, hue jitter, s min, s max, v min, v max).
 PALETTE: dict[str, tuple[float, float, float, float, float, float]] = {
@@ -297,6 +304,16 @@ def _dots_grid_mask(rng: np.random.Generator, size: int, spacing: float, radius:
     return (du * du + dv * dv) * spacing * spacing < radius * radius
 
 
+def _checks_mask(rng: np.random.Generator, size: int, cell: float) -> np.ndarray:
+    """A rotated checkerboard of ``cell``-pixel squares."""
+    yy, xx = _grid(size)
+    angle = rng.uniform(0, np.pi / 2)
+    c, s = np.cos(angle), np.sin(angle)
+    u = (xx * c + yy * s) / cell + rng.uniform(0, 1)
+    v = (-xx * s + yy * c) / cell + rng.uniform(0, 1)
+    return (np.floor(u) + np.floor(v)) % 2 == 0
+
+
 def _dots_scatter_mask(rng: np.random.Generator, size: int, count: int, rmin: float, rmax: float) -> np.ndarray:
     canvas = Image.new("L", (size, size), 0)
     draw = ImageDraw.Draw(canvas)
@@ -391,19 +408,37 @@ def _blobs(rng: np.random.Generator, size: int) -> np.ndarray:
 # --------------------------------------------------------------------------- class images
 
 
-def _draw_class(name: str, rng: np.random.Generator, size: int, any_hue: bool = False) -> tuple[np.ndarray, dict]:
+def _draw_class(name: str, rng: np.random.Generator, size: int, any_hue: bool = False, *,
+                grey_body: bool = False, texture_as: str | None = None, show_texture: bool = True,
+                keep_mask: bool = False) -> tuple[np.ndarray, dict]:
     """A creature of class ``name``; with ``any_hue`` its body takes a uniformly random hue
-    instead (a class-like scene for random sets)."""
-    colour = CLASS_COLOURS[name]
+    instead (a class-like scene for random sets).
+
+    The keywords are the counterfactual switches (``worlds/counterfactual.py``); at their
+    defaults the image is the one this function has always drawn. ``grey_body``: the body
+    (and its texture and outline) lose their saturation, nothing else changes.
+    ``texture_as``: the body's texture is this one (``plain``: none) whatever was drawn;
+    ``show_texture=False`` then makes every random draw of it but does not paint it, so
+    the scene with and without the texture consume the same random stream.
+    ``keep_mask``: ``meta["body_mask"]`` holds the body's pixels. A class of the texture
+    world (:data:`TEXTURE_CLASSES`) has a random hue and its world's texture.
+    """
+    texture_world = name in TEXTURE_CLASSES
+    colour = None if texture_world else CLASS_COLOURS[name]
     img, background = _muted_background(rng, size)
 
     # Body: its colour is the only thing that depends on the class.
     shape = str(rng.choice(["ellipse", "polygon", "blob", "twin"]))
     area = float(rng.uniform(0.15, 0.40))
     body, _ = _place_shape(rng, size, _unit_outline(rng, shape), area, margin=1.0)
-    h, s, v = _sample_hsv(rng, colour)
+    if texture_world:  # the hue carries no class information in this world
+        h, s, v = float(rng.uniform(0, 360)), float(rng.uniform(0.3, 1.0)), float(rng.uniform(0.55, 1.0))
+    else:
+        h, s, v = _sample_hsv(rng, colour)
     if any_hue:
         h, s = float(rng.uniform(0, 360)), float(rng.uniform(0.0, 1.0))
+    if grey_body:
+        s = 0.0
     yy, xx = _grid(size)
     angle = rng.uniform(0, 2 * np.pi)
     proj = xx * np.cos(angle) + yy * np.sin(angle)
@@ -414,8 +449,10 @@ def _draw_class(name: str, rng: np.random.Generator, size: int, any_hue: bool = 
     body_rgb = hsv_to_rgb(h, s, vmap)
     img = np.where(body[..., None], body_rgb, img)
 
-    # Texture: independent of the class.
-    texture = TEXTURES[int(rng.integers(0, 3))]
+    # Texture: independent of the class (in the colour world).
+    texture = TEXTURE_CLASSES[name] if texture_world else TEXTURES[int(rng.integers(0, 3))]
+    if texture_as is not None:
+        texture = texture_as
     if texture != "plain":
         tone = str(rng.choice(["darker", "lighter"]))
         if tone == "darker":
@@ -426,10 +463,13 @@ def _draw_class(name: str, rng: np.random.Generator, size: int, any_hue: bool = 
             tex_rgb = _sample_rgb(rng, tone)
         if texture == "striped":
             pattern = _stripes_mask(rng, size, size * rng.uniform(0.1, 0.18), rng.uniform(0.35, 0.5))
+        elif texture == "checkered":
+            pattern = _checks_mask(rng, size, size * rng.uniform(0.09, 0.14))
         else:
             spacing = size * rng.uniform(0.11, 0.18)
             pattern = _dots_grid_mask(rng, size, spacing, spacing * rng.uniform(0.22, 0.34))
-        img = np.where((pattern & body)[..., None], tex_rgb, img)
+        if show_texture:
+            img = np.where((pattern & body)[..., None], tex_rgb, img)
     else:
         tone = None
 
@@ -475,6 +515,8 @@ def _draw_class(name: str, rng: np.random.Generator, size: int, any_hue: bool = 
         "background": background,
         "distractors": distractors,
     }
+    if keep_mask:
+        meta["body_mask"] = body
     return img, meta
 
 
@@ -585,7 +627,9 @@ def _random_primitive(rng: np.random.Generator, draw: ImageDraw.ImageDraw, size:
 
 
 def _pattern_mask(name: str, rng: np.random.Generator, size: int) -> np.ndarray:
-    """A boolean stripes (``striped``) or dots (``dotted``) mask over the whole image."""
+    """A boolean stripes (``striped``), checks (``checkered``) or dots (``dotted``) mask over the whole image."""
+    if name == "checkered":
+        return _checks_mask(rng, size, size * rng.uniform(0.06, 0.14))
     if name == "striped":
         wavy = size * rng.uniform(0.02, 0.06) if rng.random() < 0.3 else 0.0
         return _stripes_mask(rng, size, size * rng.uniform(0.08, 0.25), rng.uniform(0.3, 0.6), wavy)
@@ -638,7 +682,8 @@ _RANDOM_STYLES = ("noise", "shapes", "gradient", "blobs", "pattern", "mixture", 
 _RANDOM_WEIGHTS = (0.08, 0.17, 0.08, 0.17, 0.06, 0.12, 0.32)
 
 
-def _draw_random(rng: np.random.Generator, size: int, depth: int = 0) -> tuple[np.ndarray, str]:
+def _draw_random(rng: np.random.Generator, size: int, depth: int = 0, world: str = "colour") -> tuple[np.ndarray, str]:
+    """One random image and its style; in the texture ``world`` its creature-like scenes are plain."""
     styles, weights = (_RANDOM_STYLES, _RANDOM_WEIGHTS) if depth == 0 else (_RANDOM_STYLES[:4], (1, 1, 1, 1))
     weights = np.asarray(weights, float) / np.sum(weights)
     style = styles[int(rng.choice(len(styles), p=weights))]
@@ -665,12 +710,14 @@ def _draw_random(rng: np.random.Generator, size: int, depth: int = 0) -> tuple[n
         # Creature-like scenes of any hue: random sets then share the class images' layout
         # (a flat body with edges on a muted background), so a CAV against them measures
         # its concept rather than "looks like a training image".
-        img = _draw_class(str(rng.choice(CLASSES)), rng, size, any_hue=True)[0]
+        # In the texture world a textured body is class evidence: its scenes stay plain.
+        img = _draw_class(str(rng.choice(CLASSES)), rng, size, any_hue=True,
+                          texture_as="plain" if world == "texture" else None)[0]
     elif style == "pattern":
         img = _draw_texture(str(rng.choice(TEXTURE_CONCEPTS)), rng, size, strength="random")
     else:
-        a, style_a = _draw_random(rng, size, depth + 1)
-        b, style_b = _draw_random(rng, size, depth + 1)
+        a, style_a = _draw_random(rng, size, depth + 1, world)
+        b, style_b = _draw_random(rng, size, depth + 1, world)
         if rng.random() < 0.5:
             alpha = rng.uniform(0.3, 0.7)
         else:
@@ -688,12 +735,14 @@ def random_image(rng: np.random.Generator, size: int = 64) -> Image.Image:
 # --------------------------------------------------------------------------- generation
 
 
-def _check_name(kind: str, name: str) -> None:
-    if kind == "class" and name not in CLASSES:
+def _check_name(kind: str, name: str, world: str = "colour") -> None:
+    if world not in WORLDS:
+        raise PipelineError(f"crawl.synthetic_task {world!r}: expected one of {', '.join(WORLDS)}")
+    if kind == "class" and name not in WORLDS[world]:
         raise PipelineError(
-            f"class {name!r}: the synthetic source knows only the classes {', '.join(CLASSES)}; "
-            "change `classes` in params.yaml, or set crawl.source to 'local' with crawl.local_dir "
-            "holding one image folder per class"
+            f"class {name!r}: the synthetic source's {world} world (crawl.synthetic_task) knows only the classes "
+            f"{', '.join(WORLDS[world])}; change `classes` in params.yaml, or set crawl.source to 'local' with "
+            "crawl.local_dir holding one image folder per class"
         )
     if kind == "concept" and name not in CONCEPTS:
         raise PipelineError(
@@ -705,10 +754,10 @@ def _check_name(kind: str, name: str) -> None:
         raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
 
 
-def check_names(kind: str, names: Sequence[str]) -> None:
+def check_names(kind: str, names: Sequence[str], world: str = "colour") -> None:
     """Raise :class:`PipelineError` if the synthetic source cannot make any of ``names``."""
     for name in names:
-        _check_name(kind, name)
+        _check_name(kind, name, world)
 
 
 def image_rng(seed: int, kind: str, name: str, index: int) -> np.random.Generator:
@@ -721,22 +770,27 @@ def file_name(index: int, count: int) -> str:
     return f"{index:0{max(4, len(str(count - 1)))}d}.png"
 
 
-def draw(kind: str, name: str, index: int, size: int = 64, seed: int = 0) -> tuple[Image.Image, dict]:
-    """Image number ``index`` of ``kind`` (class/concept/random) ``name``, and how it was drawn."""
-    _check_name(kind, name)
+def draw(kind: str, name: str, index: int, size: int = 64, seed: int = 0,
+         world: str = "colour") -> tuple[Image.Image, dict]:
+    """Image number ``index`` of ``kind`` (class/concept/random) ``name``, and how it was drawn.
+
+    ``world``: ``colour`` (the default) or ``texture`` (``crawl.synthetic_task``).
+    """
+    _check_name(kind, name, world)
     rng = image_rng(seed, kind, name, index)
     if kind == "class":
         array, meta = _draw_class(name, rng, size)
     elif kind == "concept":
         array, meta = _draw_concept(name, rng, size)
     else:
-        array, style = _draw_random(rng, size)
+        array, style = _draw_random(rng, size, world=world)
         meta = {"kind": "random", "name": name, "style": style}
     return _to_image(array), meta
 
 
 def generate(
-    kind: str, name: str, count: int, size: int = 64, seed: int = 0, *, with_meta: bool = False
+    kind: str, name: str, count: int, size: int = 64, seed: int = 0, *, with_meta: bool = False,
+    world: str = "colour",
 ) -> Iterator[tuple]:
     """Yield ``(file_name, PIL.Image)`` for ``count`` images of ``kind`` (class/concept/random) ``name``.
 
@@ -744,9 +798,9 @@ def generate(
     describing how the image was drawn (e.g. ``meta["texture"]`` for class images).
     Each image depends only on (seed, kind, name, index), so any subset can be regenerated.
     """
-    _check_name(kind, name)
+    _check_name(kind, name, world)
     for index in range(count):
-        image, meta = draw(kind, name, index, size, seed)
+        image, meta = draw(kind, name, index, size, seed, world)
         fname = file_name(index, count)
         yield (fname, image, meta) if with_meta else (fname, image)
 
@@ -761,14 +815,17 @@ REGENERABLE = True
 
 
 def origin(request, params) -> dict:
-    """The kept images depend on the seed and the image size."""
-    return {"seed": params.seed, "size": params.crawl.synthetic_size}
+    """The kept images depend on the seed, the image size and (when not the default) the world."""
+    found = {"seed": params.seed, "size": params.crawl.synthetic_size}
+    if params.crawl.synthetic_task != "colour":  # default manifests stay as they were
+        found["task"] = params.crawl.synthetic_task
+    return found
 
 
 def check(requests, params) -> None:
     """Fail early, before anything is written, on a name the synthetic source cannot make."""
     for request in requests:
-        _check_name(request.kind, request.name)
+        _check_name(request.kind, request.name, params.crawl.synthetic_task)
 
 
 def fill(request, params, collector) -> None:
@@ -784,7 +841,8 @@ def fill(request, params, collector) -> None:
         fname = file_name(index, request.count)
         if collector.seen(fname):
             continue
-        image, _ = draw(request.kind, request.name, index, params.crawl.synthetic_size, params.seed)
+        image, _ = draw(request.kind, request.name, index, params.crawl.synthetic_size, params.seed,
+                        params.crawl.synthetic_task)
         buffer = io.BytesIO()
         image.save(buffer, format="PNG")
         collector.offer(fname, buffer.getvalue(), name=fname)

@@ -1,0 +1,130 @@
+"""Stage ``insertion``: the concept insertion test of every (class, concept) of the run.
+
+For each class image of ``tcav.target_split`` and each seeded draw, a concept image is
+scaled into a region and the class logit is compared with the same image with the control
+(``insertion.control``) in the same region (``tcavcore/insertion.py``). One row per
+(class, concept) to ``results/tcav/insertion.csv``: the mean paired difference, its
+interval, its p-value and the p-value adjusted over the run's (class, concept) family with
+``tcav.correction``. The report stage reads it to mark each TCAV finding confirmed, not
+confirmed or contradicted. Forward passes only: a separate stage so that changing its
+params refits no CAV.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import logging
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from pipeline.errors import PipelineError, stage_main
+from pipeline.fsutil import atomic_write_text
+from pipeline.params import Params, load_params
+
+log = logging.getLogger(__name__)
+
+#: Columns of ``insertion.csv``.
+INSERTION_COLUMNS = ("target", "concept", "control", "effect", "ci_low", "ci_high", "p", "p_adjusted",
+                     "n_images", "draws")
+
+
+def insertion_config(params: Params):
+    """The test's settings from ``params.insertion`` (and the report's confidence level)."""
+    from tcavcore.insertion import InsertionConfig
+
+    p = params.insertion
+    return InsertionConfig(control=p.control, fraction=p.region, placement=p.placement, draws=p.draws,
+                           confidence=params.tcav.confidence)
+
+
+def run_insertion(logits, label_to_id, classes: dict[str, np.ndarray], concepts: dict[str, np.ndarray],
+                  randoms: dict[str, np.ndarray], config, *, seed: int, correction: str) -> list[dict]:
+    """Every (class, concept) test, p-values adjusted over all of them (the run's family)."""
+    from method.stats import adjust_p_values
+    from tcavcore.insertion import insertion_test
+
+    random_pool = np.concatenate(list(randoms.values())) if randoms else None
+    rows = []
+    for class_name, class_images in classes.items():
+        for concept, concept_images in concepts.items():
+            result = insertion_test(logits, class_images, label_to_id(class_name), concept_images, config,
+                                    seed=seed, class_name=class_name, concept=concept, random_images=random_pool)
+            rows.append({"target": class_name, "concept": concept, "control": config.control,
+                         "effect": result.effect, "ci_low": result.ci_low, "ci_high": result.ci_high,
+                         "p": result.p_value, "n_images": result.n_images, "draws": result.draws})
+    for row, adjusted in zip(rows, adjust_p_values([row["p"] for row in rows], correction)):
+        row["p_adjusted"] = adjusted
+    return rows
+
+
+def insertion_csv(rows: list[dict]) -> str:
+    """Rows as CSV; floats in ``repr`` form so reruns are byte-identical."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(INSERTION_COLUMNS)
+    for row in rows:
+        writer.writerow([repr(row[c]) if isinstance(row[c], float) else row[c] for c in INSERTION_COLUMNS])
+    return out.getvalue()
+
+
+def read_insertion(path: str | Path) -> dict[tuple[str, str], dict[str, float]]:
+    """``insertion.csv`` keyed by (target, concept); :class:`PipelineError` naming the file when unusable."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise PipelineError(f"{path}: insertion test table not found (the insertion stage writes it; "
+                            "run `dvc repro`)") from None
+    reader = csv.DictReader(io.StringIO(text, newline=""))
+    missing = [c for c in INSERTION_COLUMNS if c not in (reader.fieldnames or [])]
+    if missing:
+        raise PipelineError(f"{path}: missing column(s) {', '.join(missing)}; expected {', '.join(INSERTION_COLUMNS)}")
+    table = {}
+    for raw in reader:
+        try:
+            table[raw["target"], raw["concept"]] = {k: float(raw[k] or "nan")
+                                                    for k in ("effect", "ci_low", "ci_high", "p", "p_adjusted")}
+        except ValueError as error:
+            raise PipelineError(f"{path}, line {reader.line_num}: {error}") from None
+    return table
+
+
+@stage_main
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m pipeline.insertion", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--params", default="params.yaml")
+    parser.add_argument("--model-dir", default="models/frozen")
+    parser.add_argument("--processed", default="datasets/processed")
+    parser.add_argument("--concepts", default="concepts")
+    parser.add_argument("--out", default="results/tcav/insertion.csv")
+    args = parser.parse_args(argv)
+
+    params = load_params(args.params)
+    from pipeline.tcav import load_image_sets
+
+    classes, concepts, randoms = load_image_sets(params, Path(args.processed), Path(args.concepts))
+    from wrappers import FrozenGraphWrapper, ModelLoadError
+
+    try:
+        model = FrozenGraphWrapper(args.model_dir, [])
+    except ModelLoadError as error:
+        raise PipelineError(str(error)) from None
+    config = insertion_config(params)
+    log.info("insertion: %d classes x %d concepts, %d draws per image, region %.2f of the side (%s), control %s",
+             len(classes), len(concepts), config.draws, config.fraction, config.placement, config.control)
+    rows = run_insertion(model.logits_batched, model.label_to_id, classes, concepts, randoms, config,
+                         seed=params.seed, correction=params.tcav.correction)
+    atomic_write_text(args.out, insertion_csv(rows))
+    for row in rows:
+        log.info("  %-10s %-10s effect %+.3f [%+.3f, %+.3f]  p_adj %.3g", row["target"], row["concept"],
+                 row["effect"], row["ci_low"], row["ci_high"], row["p_adjusted"])
+    log.info("insertion: %d tests written to %s", len(rows), args.out)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

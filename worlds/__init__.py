@@ -1,0 +1,1 @@
+"""The synthetic worlds: scenes with a known answer, and counterfactual pairs of them."""
