@@ -157,7 +157,10 @@ class TcavParams(_Strict):
     concepts: list[str] = Field(min_length=1)
     bottlenecks: list[str] = Field(min_length=1)
     num_random_exp: int = Field(10, ge=2, le=1000)
-    cav_model: Literal["linear", "logistic"] = "linear"
+    cav_model: Literal["linear", "logistic", "pattern"] = "linear"
+    # `spatial_mean`: CAVs learned and scored on activations and gradients averaged over
+    # height and width (conv layers); `none`: flattened, as the tcav library does.
+    pooling: Literal["none", "spatial_mean"] = "none"
     alphas: list[float] = Field([0.1], min_length=1)
     target_split: Literal["train", "val", "test"] = "test"
     max_examples: int = Field(150, ge=2, le=100_000)

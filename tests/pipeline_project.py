@@ -11,7 +11,7 @@ from pathlib import Path
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
-CODE = ("pipeline", "method", "wrappers", "exclude", "dvc.yaml", "params.yaml")
+CODE = ("pipeline", "method", "tcavcore", "worlds", "wrappers", "exclude", "presets", "dvc.yaml", "params.yaml")
 
 
 def make_project(dest: Path, overrides: dict | None = None) -> Path:
