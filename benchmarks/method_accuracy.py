@@ -4,7 +4,7 @@ For each built-in world (``colour``, ``texture``) and seed, this runs the real p
 in a throw-away copy of the project (the model is trained once), then for every CAV option
 (``tcav.cav_model`` x ``tcav.pooling``) reruns only the stages that depend on it
 (``dvc repro``: tcav and report), and computes the insertion test for every control
-candidate in this process with the insertion stage's own functions. Each finding is scored
+variant (control x carrier) in this process with the insertion stage's own functions. Each finding is scored
 against ``results/truth.csv`` (the model's measured dependence on each concept, from
 counterfactual pairs):
 
@@ -39,6 +39,9 @@ from tests.pipeline_project import make_project, run, set_params  # noqa: E402
 
 CAV_OPTIONS = (("linear", "none"), ("linear", "spatial_mean"), ("pattern", "none"), ("pattern", "spatial_mean"))
 CONTROLS = ("random", "blur", "elsewhere", "mean")
+CARRIERS = ("class", "random", "both")
+#: Every insertion variant: control on carrier.
+VARIANTS = tuple(f"{control} on {carrier}" for carrier in CARRIERS for control in CONTROLS)
 WORLDS = ("colour", "texture")
 
 
@@ -58,8 +61,21 @@ def read_csv(path: Path) -> list[dict]:
         return list(csv.DictReader(handle))
 
 
-def insertion_tables(project: Path) -> dict[str, dict[tuple[str, str], dict]]:
-    """Every control candidate's insertion tests on the project's model, keyed by (class, concept)."""
+def load_tables(path: Path) -> dict:
+    """Insertion tables saved by :func:`save_tables` (empty when none)."""
+    if not path.exists():
+        return {}
+    return {variant: {tuple(key.split("|")): test for key, test in table.items()}
+            for variant, table in json.loads(path.read_text()).items()}
+
+
+def save_tables(path: Path, tables: dict) -> None:
+    path.write_text(json.dumps({variant: {"|".join(key): test for key, test in table.items()}
+                                for variant, table in tables.items()}))
+
+
+def insertion_tables(project: Path, variants) -> dict[str, dict[tuple[str, str], dict]]:
+    """Every insertion variant's tests on the project's model, keyed by (class, concept)."""
     from pipeline.insertion import insertion_config, run_insertion
     from pipeline.params import load_params
     from pipeline.tcav import load_image_sets
@@ -69,11 +85,12 @@ def insertion_tables(project: Path) -> dict[str, dict[tuple[str, str], dict]]:
     classes, concepts, randoms = load_image_sets(params, project / "datasets" / "processed", project / "concepts")
     model = FrozenGraphWrapper(project / "models" / "frozen", [])
     tables = {}
-    for control in CONTROLS:
-        config = dataclasses.replace(insertion_config(params), control=control)
+    for variant in variants:
+        control, carrier = variant.split(" on ")
+        config = dataclasses.replace(insertion_config(params), control=control, carrier=carrier)
         rows = run_insertion(model.logits_batched, model.label_to_id, classes, concepts, randoms, config,
                              seed=params.seed, correction=params.tcav.correction)
-        tables[control] = {(r["target"], r["concept"]): {"effect": r["effect"], "ci_low": r["ci_low"],
+        tables[variant] = {(r["target"], r["concept"]): {"effect": r["effect"], "ci_low": r["ci_low"],
                                                         "ci_high": r["ci_high"], "p": r["p"],
                                                         "p_adjusted": r["p_adjusted"]} for r in rows}
     model.sess.close()
@@ -149,23 +166,33 @@ def main(argv: list[str]) -> int:
         for world in args.worlds:
             for seed in args.seeds:
                 project = base / f"{world}-{seed}"
+                saved = project / "bench"  # per-option scores and insertion tables, reused with --keep
                 start = time.perf_counter()
                 if not (project / "dvc.yaml").exists():
                     make_project(project, {**world_overrides(world), "seed": seed})
-                set_params(project, {"tcav": {"cav_model": "linear", "pooling": "none"}})
-                run(["dvc", "repro"], project)
+                saved.mkdir(exist_ok=True)
+                options = [o for o in CAV_OPTIONS if not (saved / f"scores-{o[0]}-{o[1]}.csv").exists()]
+                if options or not (project / "results" / "truth.csv").exists():
+                    set_params(project, {"tcav": {"cav_model": "linear", "pooling": "none"}})
+                    run(["dvc", "repro"], project)
                 truth = {(r["class"], r["concept"]): float(r["effect"]) for r in read_csv(project / "results" / "truth.csv")}
-                tables = insertion_tables(project)
-                print(f"{world} seed {seed}: pipeline + insertion controls in {time.perf_counter() - start:.0f} s",
+                tables = load_tables(saved / "insertion.json")
+                if any(v not in tables for v in VARIANTS):
+                    tables = {**tables, **insertion_tables(project, [v for v in VARIANTS if v not in tables])}
+                    save_tables(saved / "insertion.json", tables)
+                print(f"{world} seed {seed}: pipeline + insertion variants in {time.perf_counter() - start:.0f} s",
                       flush=True)
                 for cav_model, pooling in CAV_OPTIONS:
                     start = time.perf_counter()
-                    set_params(project, {"tcav": {"cav_model": cav_model, "pooling": pooling}})
-                    run(["dvc", "repro"], project)
-                    rows = read_csv(project / "results" / "scores.csv")
-                    for control in CONTROLS:
-                        counts = score(rows, truth, tables[control], 0.05, args.threshold)
-                        results.setdefault(world, {}).setdefault(f"{cav_model}/{pooling}", {}).setdefault(control, []) \
+                    kept = saved / f"scores-{cav_model}-{pooling}.csv"
+                    if not kept.exists():
+                        set_params(project, {"tcav": {"cav_model": cav_model, "pooling": pooling}})
+                        run(["dvc", "repro"], project)
+                        kept.write_bytes((project / "results" / "scores.csv").read_bytes())
+                    rows = read_csv(kept)
+                    for variant in VARIANTS:
+                        counts = score(rows, truth, tables[variant], 0.05, args.threshold)
+                        results.setdefault(world, {}).setdefault(f"{cav_model}/{pooling}", {}).setdefault(variant, []) \
                             .append({name: dataclasses.asdict(c) for name, c in counts.items()})
                     print(f"  {cav_model}/{pooling}: {time.perf_counter() - start:.0f} s", flush=True)
                 set_params(project, {"tcav": {"cav_model": "linear", "pooling": "none"}})
@@ -182,15 +209,15 @@ def print_tables(results: dict, args) -> None:
     worlds = list(results)
     for label, chosen in [(w, [w]) for w in worlds] + ([("both worlds", worlds)] if len(worlds) > 1 else []):
         print(f"\n{label}")
-        print(f"  {'CAV option':<22}{'control':<11}{'TCAV alone':<28}{'insertion alone':<28}{'confirmed (both)':<28}")
+        print(f"  {'CAV option':<22}{'insertion':<22}{'TCAV alone':<28}{'insertion alone':<28}{'confirmed (both)':<28}")
         for option in results[worlds[0]]:
-            for control in CONTROLS:
+            for control in VARIANTS:
                 totals = {name: Counts() for name in ("tcav", "insertion", "confirmed")}
                 for world in chosen:
                     for entry in results[world][option][control]:
                         for name, counts in entry.items():
                             totals[name].add(Counts(**counts))
-                print(f"  {option:<22}{control:<11}" + "".join(f"{totals[n].text():<28}" for n in totals))
+                print(f"  {option:<22}{control:<22}" + "".join(f"{totals[n].text():<28}" for n in totals))
 
 
 if __name__ == "__main__":

@@ -28,7 +28,7 @@ from pipeline.params import Params, load_params
 log = logging.getLogger(__name__)
 
 #: Columns of ``insertion.csv``.
-INSERTION_COLUMNS = ("target", "concept", "control", "effect", "ci_low", "ci_high", "p", "p_adjusted",
+INSERTION_COLUMNS = ("target", "concept", "control", "carrier", "effect", "ci_low", "ci_high", "p", "p_adjusted",
                      "n_images", "draws")
 
 
@@ -38,7 +38,22 @@ def insertion_config(params: Params):
 
     p = params.insertion
     return InsertionConfig(control=p.control, fraction=p.region, placement=p.placement, draws=p.draws,
-                           confidence=params.tcav.confidence)
+                           confidence=params.tcav.confidence, carrier=p.carrier)
+
+
+def split_random_sets(randoms: dict[str, np.ndarray], carrier: str, count: int):
+    """Random images for the controls and, for the ``random``/``both`` carriers, ``count`` carrier images.
+
+    Carriers come from the first half of the random sets (name order), controls from the
+    rest, so that no image is pasted onto itself; with the ``class`` carrier every set is a
+    control.
+    """
+    names = sorted(randoms)
+    if carrier == "class" or len(names) < 2:
+        return (np.concatenate([randoms[n] for n in names]) if names else None), None
+    half = len(names) // 2
+    carriers = np.concatenate([randoms[n] for n in names[:half]])[:count]
+    return np.concatenate([randoms[n] for n in names[half:]]), carriers
 
 
 def run_insertion(logits, label_to_id, classes: dict[str, np.ndarray], concepts: dict[str, np.ndarray],
@@ -47,13 +62,15 @@ def run_insertion(logits, label_to_id, classes: dict[str, np.ndarray], concepts:
     from method.stats import adjust_p_values
     from tcavcore.insertion import insertion_test
 
-    random_pool = np.concatenate(list(randoms.values())) if randoms else None
+    random_pool, carriers = split_random_sets(randoms, config.carrier, max(len(v) for v in classes.values()))
     rows = []
     for class_name, class_images in classes.items():
         for concept, concept_images in concepts.items():
             result = insertion_test(logits, class_images, label_to_id(class_name), concept_images, config,
-                                    seed=seed, class_name=class_name, concept=concept, random_images=random_pool)
+                                    seed=seed, class_name=class_name, concept=concept, random_images=random_pool,
+                                    carrier_images=carriers)
             rows.append({"target": class_name, "concept": concept, "control": config.control,
+                         "carrier": config.carrier,
                          "effect": result.effect, "ci_low": result.ci_low, "ci_high": result.ci_high,
                          "p": result.p_value, "n_images": result.n_images, "draws": result.draws})
     for row, adjusted in zip(rows, adjust_p_values([row["p"] for row in rows], correction)):

@@ -212,6 +212,9 @@ class InsertionParams(_Strict):
     placement: Literal["random", "center"] = "random"
     # Seeded insertions per class image (regions and concept images drawn anew each time).
     draws: int = Field(4, ge=1, le=1000)
+    # What the concept is pasted into: `class` images, `random`-set images (the class's cues
+    # absent), or `both` (significant on both, the same way).
+    carrier: Literal["class", "random", "both"] = "class"
 
 
 class TruthParams(_Strict):

@@ -20,6 +20,10 @@ from matplotlib.lines import Line2D  # noqa: E402
 from matplotlib.patches import Patch, Rectangle  # noqa: E402
 
 from pipeline.fsutil import atomic_write_bytes  # noqa: E402
+from tcavcore.confirmation import STATUS_CONFIRMED, STATUS_CONTRADICTED, STATUS_UNCONFIRMED, status  # noqa: E402
+
+#: How a significant finding's insertion-test status is marked on the charts.
+STATUS_MARKS = {STATUS_CONFIRMED: " \u2713", STATUS_UNCONFIRMED: " ?", STATUS_CONTRADICTED: " \u2717"}
 
 # Okabe-Ito: distinguishable with the common colour-vision deficiencies.
 BOTTLENECK_COLORS = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000")
@@ -101,6 +105,8 @@ def render_class_scores(
         f"* not significant (adjusted p ≥ α{f' = {significance:g}' if significance is not None else ''}).",
         f"Bars: mean over random counterexample sets, with its {confidence:.0%} confidence interval; dotted line: 0.5.",
     ]
+    if any(status(row) in STATUS_MARKS for row in rows_for_class if row.get("significant") and "verdict" in row):
+        footnote.append("Insertion test on significant bars: \u2713 confirmed, ? not confirmed, \u2717 contradicted.")
     if not_learnable:
         footnote.append("n/l: CAV not learnable here (accuracy below threshold): " + ", ".join(not_learnable))
     if sum(len(line) + 3 for line in footnote) * FOOTNOTE_CHAR <= axes_width + RIGHT:
@@ -224,6 +230,10 @@ def _draw_bar(axes, x: float, width: float, color: str, row: Mapping[str, Any]) 
     else:
         high = mean
     _draw_random_baseline(axes, x, width, row)
+    mark = STATUS_MARKS.get(status(row)) if significant and "verdict" in row else None
+    if mark:  # the insertion test's word on a significant bar (tcavcore/confirmation.py)
+        axes.text(x, min(high + 0.01, 0.985), mark.strip(), ha="center", va="bottom", fontsize=9, fontweight="bold",
+                  color="0.15", zorder=5, clip_on=False)
     if not significant:
         axes.text(
             x, min(high + 0.01, 0.985), "*", ha="center", va="bottom", fontsize=13, fontweight="bold",

@@ -22,12 +22,24 @@ not draws. Controls (:data:`CONTROLS`):
   neutral: random images carry cues of the classes, so a concept that does nothing looks
   positive against it.
 
+**Carriers** (:data:`CARRIERS`): what the concept is pasted into.
+
+- ``class``: the class's own images. A cue they already carry everywhere (a body that is
+  already red) changes little when pasted again, and whatever else the concept images hold
+  (their backgrounds, other colours) is pasted with it;
+- ``random``: random-set images (ones not used as controls), where the class's cues are
+  absent: does the concept on its own move the class?
+- ``both``: the effect must be significant on both carriers, the same way (an
+  intersection-union test: the p-value is the larger of the two; the effect and interval
+  reported are those on the class images).
+
 Everything is plain NumPy over float images in [0, 1] of shape ``(n, h, w, 3)``; the model is
 any function from such a batch to logits. Forward passes only.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import zlib
 from dataclasses import dataclass
@@ -37,6 +49,7 @@ import numpy as np
 from scipy import stats as _scipy_stats
 
 CONTROLS = ("blur", "elsewhere", "mean", "random")
+CARRIERS = ("class", "random", "both")
 PLACEMENTS = ("random", "center")
 #: Box-blur radius of the ``blur`` control, as a share of the region's side.
 BLUR_RADIUS = 0.25
@@ -53,8 +66,11 @@ class InsertionConfig:
     placement: str = "random"
     draws: int = 4
     confidence: float = 0.95
+    carrier: str = "class"
 
     def __post_init__(self) -> None:
+        if self.carrier not in CARRIERS:
+            raise ValueError(f"carrier must be one of {', '.join(CARRIERS)}, got {self.carrier!r}")
         if self.control not in CONTROLS:
             raise ValueError(f"control must be one of {', '.join(CONTROLS)}, got {self.control!r}")
         if self.placement not in PLACEMENTS:
@@ -189,17 +205,43 @@ def paired_effect(differences: np.ndarray, draws: int, confidence: float = 0.95)
     return InsertionResult(mean, mean - half, mean + half, p, n, draws)
 
 
+def _one_carrier(logits: LogitFn, carrier_images: np.ndarray, class_id: int, concept_images: np.ndarray,
+                 config: InsertionConfig, seed: int, names: tuple[str, ...],
+                 random_images: np.ndarray | None) -> InsertionResult:
+    rng = draw_rng(seed, "insertion", *names)
+    control_rng = draw_rng(seed, "insertion-control", *names, config.control)
+    with_concept, with_control = insertion_batches(carrier_images, concept_images, config, rng, control_rng,
+                                                   random_images)
+    differences = logits(with_concept)[:, class_id] - logits(with_control)[:, class_id]
+    return paired_effect(differences, config.draws, config.confidence)
+
+
+def combine_carriers(on_class: InsertionResult, on_random: InsertionResult) -> InsertionResult:
+    """Both carriers must agree: p is the larger p-value when the effects share a sign, else 1."""
+    same_way = np.sign(on_class.effect) == np.sign(on_random.effect) != 0
+    p_value = max(on_class.p_value, on_random.p_value) if same_way else 1.0
+    return dataclasses.replace(on_class, p_value=float(p_value))
+
+
 def insertion_test(logits: LogitFn, class_images: np.ndarray, class_id: int, concept_images: np.ndarray,
                    config: InsertionConfig, *, seed: int, class_name: str, concept: str,
-                   random_images: np.ndarray | None = None) -> InsertionResult:
+                   random_images: np.ndarray | None = None,
+                   carrier_images: np.ndarray | None = None) -> InsertionResult:
     """The insertion test of one (class, concept): the class logit with the concept minus with the control.
 
     Seeded by ``(seed, class_name, concept)``: the same regions and concept images for every
     control; the control's own draws from ``(seed, class_name, concept, control)``.
+    ``carrier_images``: the random images the ``random`` and ``both`` carriers paste into.
     """
-    rng = draw_rng(seed, "insertion", class_name, concept)
-    control_rng = draw_rng(seed, "insertion-control", class_name, concept, config.control)
-    with_concept, with_control = insertion_batches(class_images, concept_images, config, rng, control_rng,
-                                                   random_images)
-    differences = logits(with_concept)[:, class_id] - logits(with_control)[:, class_id]
-    return paired_effect(differences, config.draws, config.confidence)
+    results = {}
+    if config.carrier in ("class", "both"):
+        results["class"] = _one_carrier(logits, class_images, class_id, concept_images, config, seed,
+                                        (class_name, concept), random_images)
+    if config.carrier in ("random", "both"):
+        if carrier_images is None or len(carrier_images) < 2:
+            raise ValueError("the random carrier needs at least 2 carrier images")
+        results["random"] = _one_carrier(logits, carrier_images, class_id, concept_images, config, seed,
+                                         (class_name, concept, "carrier"), random_images)
+    if config.carrier == "both":
+        return combine_carriers(results["class"], results["random"])
+    return results[config.carrier]

@@ -16,8 +16,8 @@ import json
 import pytest
 
 from tests.pipeline_project import make_project, run
-from tests.ground_truth import OWN_COLOUR, TEXTURES, last_conv_bottleneck, other_colour_ok, own_colour_found, \
-    read_scores, texture_ok
+from tests.ground_truth import OWN_COLOUR, OWN_TEXTURE, TEXTURES, confirmed_against_truth, last_conv_bottleneck, \
+    measured_sign, other_colour_ok, own_colour_found, read_all_scores, read_scores, read_truth, texture_ok
 
 pytestmark = pytest.mark.slow
 
@@ -74,3 +74,83 @@ def test_nothing_is_significant_for_a_random_labels_model(random_labels_run):
     assert [(r["target"], r["concept"], r["bottleneck"]) for r in rows if r["significant"] == "True"] == []
     metrics = json.loads((random_labels_run / "results" / "tcav_metrics.json").read_text())
     assert metrics["significant"] == 0
+
+
+# --------------------------------------------------------------------------- checked against the measured truth
+
+
+@pytest.fixture(scope="module")
+def all_rows(default_run):
+    return read_all_scores(default_run)
+
+
+@pytest.fixture(scope="module")
+def truth(default_run):
+    return read_truth(default_run)
+
+
+def test_truth_covers_every_class_and_concept_and_the_planted_colours_matter(truth):
+    assert len(truth) == 3 * 8
+    for target, colour in OWN_COLOUR.items():
+        row = truth[target, colour]
+        assert row["intervention"] == "body colour" and row["ci_low"] > 0.5, row  # the class's own colour
+    for target in OWN_COLOUR:
+        assert measured_sign(truth[target, "white"]) == 0 or abs(truth[target, "white"]["effect"]) < 0.1
+
+
+def test_every_confirmed_finding_has_the_direction_of_a_measured_effect(all_rows, truth):
+    assert confirmed_against_truth(all_rows, truth) == []
+
+
+def test_the_planted_own_colours_are_confirmed_at_the_last_conv_layer(default_run, scores):
+    for target, colour in OWN_COLOUR.items():
+        row = scores[target, colour]
+        assert row["confirmed"] == "True" and row["verdict"] == "raises class (confirmed)", row
+
+
+def test_findings_without_a_measured_effect_are_not_confirmed(all_rows, truth):
+    """white and the like: no measurable change of the class logit in the scenes, so never confirmed."""
+    for r in all_rows:
+        if measured_sign(truth[r["target"], r["concept"]]) == 0:
+            assert r["confirmed"] == "False", r
+
+
+def test_scores_carry_the_insertion_columns(all_rows):
+    for r in all_rows:
+        assert r["insertion_p_adjusted"] != "" and r["insertion_effect"] != ""
+        assert r["confirmed"] in ("True", "False")
+
+
+# --------------------------------------------------------------------------- the texture world
+
+
+@pytest.fixture(scope="module")
+def texture_run(tmp_path_factory):
+    """The real pipeline on the texture world (presets/texture_world.yaml)."""
+    import yaml
+
+    from tests.pipeline_project import ROOT
+
+    preset = yaml.safe_load((ROOT / "presets" / "texture_world.yaml").read_text())
+    project = make_project(tmp_path_factory.mktemp("texture") / "project", preset)
+    run(["dvc", "repro"], project)
+    return project
+
+
+def test_texture_world_model_learned_its_task(texture_run):
+    metrics = json.loads((texture_run / "results" / "metrics.json").read_text())
+    assert metrics["test"]["accuracy"] >= 0.9, metrics
+
+
+def test_texture_world_truth_the_own_texture_matters(texture_run):
+    truth = read_truth(texture_run)
+    for target, texture in OWN_TEXTURE.items():
+        assert truth[target, texture]["ci_low"] > 0.5, truth[target, texture]
+
+
+def test_texture_world_confirmed_findings_agree_with_the_truth(texture_run):
+    rows, truth = read_all_scores(texture_run), read_truth(texture_run)
+    assert confirmed_against_truth(rows, truth) == []
+    for r in rows:
+        if measured_sign(truth[r["target"], r["concept"]]) == 0:
+            assert r["confirmed"] == "False", r

@@ -117,13 +117,7 @@ def _distractor(rng: np.random.Generator, concept: str, image: np.ndarray, body:
     if concept in TEXTURES:  # the pattern as a brightness change over a muted patch, as on a body
         base = world_draw.hsv_to_rgb(rng.uniform(0, 360), rng.uniform(0.2, 0.6), rng.uniform(0.55, 0.9))
         factor = rng.uniform(0.4, 0.6)
-        if concept == "striped":
-            pattern = world_draw._stripes_mask(rng, size, size * rng.uniform(0.1, 0.18), rng.uniform(0.35, 0.5))
-        elif concept == "checkered":
-            pattern = world_draw._checks_mask(rng, size, size * rng.uniform(0.09, 0.14))
-        else:
-            spacing = size * rng.uniform(0.11, 0.18)
-            pattern = world_draw._dots_grid_mask(rng, size, spacing, spacing * rng.uniform(0.22, 0.34))
+        pattern = world_draw._world_pattern(concept, rng, size)
         fill = np.where(pattern[..., None], base * factor, base)
     else:
         fill = np.broadcast_to(world_draw._sample_rgb(rng, concept), image.shape)

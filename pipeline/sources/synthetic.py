@@ -408,6 +408,16 @@ def _blobs(rng: np.random.Generator, size: int) -> np.ndarray:
 # --------------------------------------------------------------------------- class images
 
 
+def _world_pattern(texture: str, rng: np.random.Generator, size: int) -> np.ndarray:
+    """A body texture of the texture world: stripes, dots or checks about a sixth of the image across."""
+    if texture == "striped":
+        return _stripes_mask(rng, size, size * rng.uniform(0.14, 0.22), rng.uniform(0.4, 0.55))
+    if texture == "checkered":
+        return _checks_mask(rng, size, size * rng.uniform(0.1, 0.15))
+    spacing = size * rng.uniform(0.16, 0.24)
+    return _dots_grid_mask(rng, size, spacing, spacing * rng.uniform(0.28, 0.36))
+
+
 def _draw_class(name: str, rng: np.random.Generator, size: int, any_hue: bool = False, *,
                 grey_body: bool = False, texture_as: str | None = None, show_texture: bool = True,
                 keep_mask: bool = False) -> tuple[np.ndarray, dict]:
@@ -461,7 +471,9 @@ def _draw_class(name: str, rng: np.random.Generator, size: int, any_hue: bool = 
             tex_rgb = hsv_to_rgb(h, s * rng.uniform(0.2, 0.4), min(1.0, v + rng.uniform(0.15, 0.35)))
         else:
             tex_rgb = _sample_rgb(rng, tone)
-        if texture == "striped":
+        if texture_world:  # the class cue: larger patterns, so that they survive the resize to the model's input
+            pattern = _world_pattern(texture, rng, size)
+        elif texture == "striped":
             pattern = _stripes_mask(rng, size, size * rng.uniform(0.1, 0.18), rng.uniform(0.35, 0.5))
         elif texture == "checkered":
             pattern = _checks_mask(rng, size, size * rng.uniform(0.09, 0.14))
