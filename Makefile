@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed-$(shell cksum < requirements.txt | cut -d' ' -f1)
 export PATH := $(BIN):$(PATH)
 export DVC_NO_ANALYTICS := 1
 
-.PHONY: install browser run test bench clean-results
+.PHONY: install browser run test test-fast bench clean-results
 
 install: $(STAMP)
 
@@ -31,6 +31,10 @@ browser:
 
 test: install browser
 	$(PYTHON) -m pytest
+
+# Developers' quick loop: everything but the real-pipeline runs (CI runs `make test`).
+test-fast: install browser
+	$(PYTHON) -m pytest -m "not slow"
 
 bench: install .dvc/config
 	$(PYTHON) benchmarks/make_run_time.py

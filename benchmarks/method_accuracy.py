@@ -77,8 +77,8 @@ def save_tables(path: Path, tables: dict) -> None:
 def insertion_tables(project: Path, variants) -> dict[str, dict[tuple[str, str], dict]]:
     """Every insertion variant's tests on the project's model, keyed by (class, concept)."""
     from pipeline.insertion import insertion_config, run_insertion
-    from pipeline.params import load_params
-    from pipeline.tcav import load_image_sets
+    from common.params import load_params
+    from images.sets import load_image_sets
     from wrappers import FrozenGraphWrapper
 
     params = load_params(project / "params.yaml")

@@ -3,7 +3,7 @@
 TCAV reads one trained model, and a different seed is a different model (and different
 images). This runs `dvc repro` on the default params for each seed given, in throw-away
 copies of the project, and prints per seed whether the ground truth of
-`tests/test_ground_truth.py` holds at the last convolutional bottleneck, and what missed.
+`tests/pipeline/test_ground_truth.py` holds at the last convolutional bottleneck, and what missed.
 
     .venv/bin/python benchmarks/seed_stability.py 42 7 123
     .venv/bin/python benchmarks/seed_stability.py 42 7 123 --set '{"train": {"epochs": 30}}'

@@ -3,7 +3,7 @@
 One run of this script measures, each side in its own child process (so that its peak
 memory is its own), from the image folders to every (class, CAV) score:
 
-- **ours**: the tcav stage's work (``load_folder`` + ``method.engine.run_tcav``) with the
+- **ours**: the tcav stage's work (``load_folder`` + ``tcavcore.engine.run_tcav``) with the
   params' ``backend``/``n_jobs``, from an empty (cold) cache folder; then once more from the
   cache it filled (warm), for reference;
 - **reference**: ``TCAV.run`` for each class with this project's wrapper, tcav's own
@@ -52,7 +52,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-import pipeline  # noqa: E402,F401  (environment for tcav and TensorFlow)
+import common  # noqa: E402,F401  (sets the TensorFlow/protobuf environment first)
 
 SCALING_RANDOM_EXP = (5, 10, 20, 50)
 SCALING_EXAMPLES = (50, 200)
@@ -75,10 +75,10 @@ def _cpu_seconds() -> float:
 
 def run_ours(spec: dict) -> dict:
     """This project's stage on ``spec``'s folders: images -> activations -> CAVs -> scores."""
-    from method.cache import ContentCache, model_fingerprint
-    from method.cav_fitting import ParallelConfig
-    from method.engine import run_tcav
-    from pipeline.images import load_folder
+    from tcavcore.cache import ContentCache, model_fingerprint
+    from tcavcore.cav_fitting import ParallelConfig
+    from tcavcore.engine import run_tcav
+    from images.loading import load_folder
     from wrappers import FrozenGraphWrapper
 
     model = FrozenGraphWrapper(spec["model_dir"], spec["bottlenecks"])
@@ -110,15 +110,17 @@ def run_ours(spec: dict) -> dict:
         steps[name], last = mark - last, mark
     # The stage scores each CAV as it arrives; the scoring part alone (gradients + every CAV's
     # scores, same CAVs, read back from the cache) is timed apart, after the stage's clock.
-    from method.engine import CavPlan, activation_keys, learn_cavs, score_runs
+    from tcavcore.engine import CavPlan, activation_keys, cav_jobs, class_gradients, iter_learned_cavs, score_cav
 
     keys = activation_keys({**concepts, **randoms}, spec["bottlenecks"], model_fingerprint(spec["model_dir"]))
     plan = CavPlan(tuple(concepts), tuple(randoms))
-    cavs = learn_cavs(plan, {}, spec["bottlenecks"], spec["alphas"], model_type=spec["cav_model"], seed=spec["seed"],
-                      progress=False, cache=ContentCache(spec["cache_dir"]), acts_keys=keys)
+    cavs = list(iter_learned_cavs(cav_jobs(plan, spec["bottlenecks"], spec["alphas"]), {}, model_type=spec["cav_model"],
+                                  seed=spec["seed"], progress=False, cache=ContentCache(spec["cache_dir"]), acts_keys=keys))
     class_acts = {c: {b: model.activations(classes[c], b) for b in spec["bottlenecks"]} for c in classes}
     s0 = time.perf_counter()
-    score_runs(model, class_acts, cavs, plan, definition="tcav", progress=False)
+    gradients = class_gradients(model, class_acts, spec["bottlenecks"], "tcav")
+    for cav in cavs:  # the kind column does not change the work
+        score_cav(cav, gradients, classes, "concept", "tcav")
     steps["scoring alone (gradients + scores)"] = time.perf_counter() - s0
     return {"seconds": t1 - t0, "cpu_seconds": cpu, "steps": steps, "cache_hits": cache.hits, "peak_rss_mb": peak,
             "scores": [[r["target"], r["concept"], r["random"], r["bottleneck"], r["alpha"], r["score"],
@@ -131,7 +133,7 @@ def run_reference(spec: dict) -> dict:
     import tcav.cav as tcav_cav
     import tcav.tcav as tcav_tcav
 
-    from method.cav import cav_seed, seeded_global_numpy
+    from tcavcore.cav import cav_seed, seeded_global_numpy
     from wrappers import FrozenGraphWrapper
 
     model = FrozenGraphWrapper(spec["model_dir"], spec["bottlenecks"])
@@ -293,7 +295,7 @@ def print_side_by_side(ours: dict, warm: dict, reference: dict) -> None:
 
 def make_scaling_dataset(root: Path, params, n_random: int) -> dict[str, Path]:
     """200 generated images per class, concept and random set (PNG, as the crawl stage writes them)."""
-    from pipeline.sources.synthetic import generate
+    from worlds.generate import generate
 
     folders = {}
     # class images drawn with another seed than the model's training images
@@ -311,7 +313,7 @@ def make_scaling_dataset(root: Path, params, n_random: int) -> dict[str, Path]:
 
 def set_examples(spec: dict, names) -> int:
     """Examples per set that ``spec`` reads from ``names`` (the smallest)."""
-    from pipeline.fsutil import list_images
+    from common.files import list_images
 
     return min(min(spec["max_examples"], len(list_images(spec["folders"][n]))) for n in names)
 
@@ -394,7 +396,7 @@ def main(argv: list[str] | None = None) -> int:
         Path(result_path).write_text(json.dumps(result))
         return 0
 
-    from pipeline.params import load_params
+    from common.params import load_params
 
     params = load_params(ROOT / "params.yaml")
     classes = args.classes or params.classes

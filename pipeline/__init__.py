@@ -1,11 +1,7 @@
-"""DVC stages of the TCAV pipeline, one thin module per stage (``python -m pipeline.<stage>``)."""
+"""The pipeline's entry points: one thin module per DVC stage (``python -m pipeline.<stage>``).
 
-import os
+Each reads its slice of ``params.yaml``, calls library code (``collection``, ``images``,
+``model``, ``wrappers``, ``tcavcore``, ``reporting``) and writes its outputs.
+"""
 
-# Set before TensorFlow or protobuf is first imported by any stage:
-# - tcav 0.2.2 ships protobuf code generated for protobuf 3; the pure-python
-#   implementation still accepts it under protobuf >= 4.
-# - oneDNN reorders float sums; off, so that reruns give identical numbers.
-os.environ.setdefault("PROTOCOL_BUFFERS_PYTHON_IMPLEMENTATION", "python")
-os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+import common  # noqa: F401  (sets the TensorFlow/protobuf environment first)

@@ -1,11 +1,12 @@
 """Crawl stage: fill the class, concept and random-set image folders from their sources.
 
-    python -m pipeline.crawl classes       [--params params.yaml] [--out datasets/raw]
-    python -m pipeline.crawl concept NAME  [--params params.yaml] [--out concepts/NAME]
-    python -m pipeline.crawl random        [--params params.yaml] [--out concepts/random]
+    python -m pipeline.crawl classes      --params P --out DIR
+    python -m pipeline.crawl random       --params P --out DIR --classes-dir DIR
+    python -m pipeline.crawl concept NAME --params P --out DIR --classes-dir DIR --random-dir DIR
 
+(``dvc.yaml`` gives the paths.)
 Each folder's source is ``crawl.sources[name]`` (``random`` for the random sets), else
-``crawl.source``. Every image goes through :mod:`pipeline.collect`: fully decoded, rejected with
+``crawl.source``. Every image goes through :mod:`collection`: fully decoded, rejected with
 a reason or normalised (RGB, upright, first frame, centre-cropped), excluded if listed in
 ``<crawl.exclude_dir>/<folder name>.txt``, dropped if it duplicates an image kept before, and
 recorded in the folder's ``manifest.json`` (source, query, URL, hashes, size, time).
@@ -20,220 +21,33 @@ none in two sets), concept folders last (no class or random image in them).
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 from pathlib import Path
 
-from tqdm import tqdm
-
-from pipeline.collect.collector import Collector, Dealer, FolderReport, Rules, index_folder
-from pipeline.collect.dedup import DuplicateIndex
-from pipeline.collect.exclude import read_exclude_list
-from pipeline.collect.summary import summary_table
-from pipeline.errors import PipelineError, stage_main
-from pipeline.params import RANDOM_KEY, Params, load_params, random_set_names
-from pipeline.sources import WEB_SOURCES, Request, get_source
-
-log = logging.getLogger(__name__)
-
-MIN_IMAGES = 2
-DEFAULT_CLASSES_DIR = Path("datasets/raw")
-DEFAULT_RANDOM_DIR = Path("concepts/random")
-
-
-def plan(command: str, params: Params, out: Path, concept: str | None = None) -> list[Request]:
-    """The folders a command fills, with ``out_dir`` inside the output folder ``out``.
-
-    ``classes`` fills ``out/<class>``; ``concept`` fills ``out`` itself; ``random`` fills
-    ``out/random500_<i>``.
-    """
-    crawl = params.crawl
-    if command == "classes":
-        return [
-            Request("class", name, crawl.queries.get(name, name), crawl.images_per_class, out / name, crawl.source_for(name))
-            for name in params.classes
-        ]
-    if command == "concept":
-        if concept not in crawl.concepts:
-            listed = ", ".join(crawl.concepts) if crawl.concepts else "(none)"
-            raise PipelineError(
-                f"concept {concept!r} is not listed in crawl.concepts of the params file; listed: {listed}"
-            )
-        return [
-            Request(
-                "concept", concept, crawl.queries.get(concept, concept), crawl.images_per_concept, out, crawl.source_for(concept)
-            )
-        ]
-    if command == "random":
-        source = crawl.source_for(RANDOM_KEY)
-        return [
-            Request("random", name, name, crawl.images_per_concept, out / name, source)
-            for name in random_set_names(crawl.num_random_sets)
-        ]
-    raise ValueError(command)
-
-
-def pool_request(params: Params, requests: list[Request], out: Path) -> Request:
-    """The one request random sets are dealt from when their source pools them."""
-    query = params.crawl.queries.get(RANDOM_KEY, RANDOM_KEY)
-    return Request("random", RANDOM_KEY, query, sum(r.count for r in requests), out, requests[0].source)
-
-
-def earlier_folders(command: str, params: Params, classes_dir: Path, random_dir: Path) -> list[tuple[str, Path]]:
-    """Folders filled before this command's, whose images its folders must not repeat."""
-    classes = [(name, Path(classes_dir) / name) for name in params.classes]
-    randoms = [(name, Path(random_dir) / name) for name in random_set_names(params.crawl.num_random_sets)]
-    return {"classes": [], "random": classes, "concept": classes + randoms}[command]
-
-
-def rules_for(source_name: str, params: Params) -> Rules:
-    curation = params.crawl.curation
-    return Rules(
-        crop=curation.crop,
-        max_side=curation.max_side,
-        # Web images are screened for size; images a user chose (local) or generated are not.
-        min_size=params.crawl.web.min_size if source_name in WEB_SOURCES else 1,
-        max_pixels=curation.max_pixels,
-        near_duplicate_distance=curation.near_duplicate_distance,
-    )
-
-
-def open_collector(request: Request, params: Params, index: DuplicateIndex) -> Collector:
-    source = get_source(request.source)
-    origin = {"source": request.source, "query": request.query}
-    if hasattr(source, "origin"):
-        origin.update(source.origin(request, params))
-    return Collector(
-        request.out_dir,
-        name=request.name,
-        kind=request.kind,
-        count=request.count,
-        origin=origin,
-        rules=rules_for(request.source, params),
-        index=index,
-        exclude=read_exclude_list(params.crawl.exclude_dir, request.name),
-        timestamps=getattr(source, "TIMESTAMPS", True),
-        regenerable=getattr(source, "REGENERABLE", False),
-    )
-
-
-def run(
-    command: str,
-    params: Params,
-    out: Path,
-    concept: str | None = None,
-    *,
-    classes_dir: Path = DEFAULT_CLASSES_DIR,
-    random_dir: Path = DEFAULT_RANDOM_DIR,
-) -> list[FolderReport]:
-    """Fill the folders of ``command`` in ``out``; return one report per folder."""
-    out = Path(out)
-    requests = plan(command, params, out, concept)
-    pooled = False
-    if command == "random":
-        module = get_source(requests[0].source)
-        pooled = getattr(module, "pooled_random", lambda p: False)(params)
-    to_check = [pool_request(params, requests, out)] if pooled else requests
-    for source_name in dict.fromkeys(r.source for r in to_check):
-        get_source(source_name).check([r for r in to_check if r.source == source_name], params)
-
-    index = DuplicateIndex(params.crawl.curation.near_duplicate_distance)
-    for label, folder in earlier_folders(command, params, classes_dir, random_dir):
-        if folder.resolve() != out.resolve():
-            index_folder(index, folder, label)
-    log.info(
-        "crawl %s: %s -> %s",
-        command,
-        ", ".join(f"{r.name} ({r.source}, {r.count} image(s))" for r in requests),
-        out,
-    )
-
-    reports: list[FolderReport] = []
-    try:
-        if pooled:
-            reports = _fill_pooled(requests, params, index, out)
-        else:
-            for request in requests:
-                reports.append(_fill_one(request, params, index))
-    finally:
-        if reports:
-            log.info("crawl %s summary:\n%s", command, summary_table(reports))
-    for request, report in zip(requests, reports):
-        if report.kept < MIN_IMAGES:
-            raise PipelineError(_too_few_message(request, report))
-        if report.kept < request.count:
-            log.warning("%s %r: got %d of the %d image(s) asked for", request.kind, request.name, report.kept, request.count)
-        log.info("%s: %d image(s), %d new this run", request.out_dir, report.kept, report.new)
-    return reports
-
-
-def _fill_one(request: Request, params: Params, index: DuplicateIndex) -> FolderReport:
-    source = get_source(request.source)
-    collector = open_collector(request, params, index)
-    bar = tqdm(total=request.count, initial=collector.kept, desc=request.name, unit="img", file=sys.stderr)
-    collector.on_keep = lambda _: bar.update(1)
-    try:
-        if not collector.done:
-            source.fill(request, params, collector)
-    finally:
-        bar.close()
-        report = collector.close()
-    return report
-
-
-def _fill_pooled(requests: list[Request], params: Params, index: DuplicateIndex, out: Path) -> list[FolderReport]:
-    pool = pool_request(params, requests, out)
-    collectors = [open_collector(r, params, index) for r in requests]
-    initial = sum(c.kept for c in collectors)
-    bar = tqdm(total=pool.count, initial=initial, desc="random sets", unit="img", file=sys.stderr)
-    for collector in collectors:
-        collector.on_keep = lambda _: bar.update(1)
-    dealer = Dealer(collectors)
-    try:
-        if not dealer.done:
-            get_source(pool.source).fill(pool, params, dealer)
-    finally:
-        bar.close()
-        reports = [c.close() for c in collectors]
-    return reports
-
-
-def _too_few_message(request: Request, report: FolderReport) -> str:
-    screened = []
-    if report.rejected:
-        screened.append("rejected: " + ", ".join(f"{code} {n}" for code, n in sorted(report.rejected.items())))
-    if report.failed:
-        screened.append(f"{report.failed} download(s) failed")
-    if report.duplicates:
-        screened.append(f"{sum(report.duplicates.values())} duplicate(s)")
-    if report.excluded:
-        screened.append(f"{report.excluded} excluded")
-    detail = f" ({'; '.join(screened)}; see {request.out_dir / 'manifest.json'})" if screened else ""
-    return (
-        f"source {request.source!r} gave {report.kept} image(s) for {request.kind} {request.name!r} "
-        f"(query {request.query!r}){detail}; at least {MIN_IMAGES} are needed"
-    )
+from collection.crawl import run
+from common.errors import stage_main
+from common.params import load_params
 
 
 def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--params", default="params.yaml", help="parameters file (default: params.yaml)")
+    common.add_argument("--params", required=True, help="parameters file")
     parser = argparse.ArgumentParser(
         prog="python -m pipeline.crawl",
         description="Fill class, concept or random-set image folders from their sources (crawl.source, crawl.sources).",
     )
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("classes", parents=[common], help="one folder per class in params `classes`")
-    p.add_argument("--out", default=str(DEFAULT_CLASSES_DIR), help="output folder (default: datasets/raw)")
+    p.add_argument("--out", required=True, help="output folder")
     p = sub.add_parser("concept", parents=[common], help="one concept folder (NAME in crawl.concepts)")
     p.add_argument("name", metavar="NAME")
-    p.add_argument("--out", default=None, help="output folder (default: concepts/NAME)")
-    p.add_argument("--random-dir", default=str(DEFAULT_RANDOM_DIR), help="random sets it must not repeat")
+    p.add_argument("--out", required=True, help="output folder")
+    p.add_argument("--random-dir", required=True, help="random sets it must not repeat")
     p = sub.add_parser("random", parents=[common], help="random sets random500_0 .. random500_{N-1}")
-    p.add_argument("--out", default=str(DEFAULT_RANDOM_DIR), help="output folder (default: concepts/random)")
+    p.add_argument("--out", required=True, help="output folder")
     for p in sub.choices.values():
         if p.prog.split()[-1] in ("concept", "random"):
-            p.add_argument("--classes-dir", default=str(DEFAULT_CLASSES_DIR), help="class folders it must not repeat")
+            p.add_argument("--classes-dir", required=True, help="class folders it must not repeat")
     return parser
 
 
@@ -241,16 +55,12 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     params = load_params(args.params)
-    concept = getattr(args, "name", None)
-    out = Path(args.out if args.out is not None else f"concepts/{concept}")
-    run(
-        args.command,
-        params,
-        out,
-        concept,
-        classes_dir=Path(getattr(args, "classes_dir", DEFAULT_CLASSES_DIR)),
-        random_dir=Path(getattr(args, "random_dir", DEFAULT_RANDOM_DIR)),
-    )
+    def folder(name: str) -> Path | None:
+        value = getattr(args, name, None)
+        return Path(value) if value is not None else None
+
+    run(args.command, params, Path(args.out), getattr(args, "name", None),
+        classes_dir=folder("classes_dir"), random_dir=folder("random_dir"))
     return 0
 
 

@@ -13,24 +13,18 @@ params refits no CAV.
 from __future__ import annotations
 
 import argparse
-import csv
-import io
 import logging
 import sys
 from pathlib import Path
 
 import numpy as np
 
-from pipeline.errors import PipelineError, stage_main
-from pipeline.fsutil import atomic_write_text
-from pipeline.params import Params, load_params
+from common.errors import PipelineError, stage_main
+from common.files import atomic_write_text
+from common.params import Params, load_params
+from tcavcore.insertion_records import insertion_csv
 
 log = logging.getLogger(__name__)
-
-#: Columns of ``insertion.csv``.
-INSERTION_COLUMNS = ("target", "concept", "control", "carrier", "effect", "ci_low", "ci_high", "p", "p_adjusted",
-                     "n_images", "draws")
-
 
 def insertion_config(params: Params):
     """The test's settings from ``params.insertion`` (and the report's confidence level)."""
@@ -59,7 +53,7 @@ def split_random_sets(randoms: dict[str, np.ndarray], carrier: str, count: int):
 def run_insertion(logits, label_to_id, classes: dict[str, np.ndarray], concepts: dict[str, np.ndarray],
                   randoms: dict[str, np.ndarray], config, *, seed: int, correction: str) -> list[dict]:
     """Every (class, concept) test, p-values adjusted over all of them (the run's family)."""
-    from method.stats import adjust_p_values
+    from tcavcore.significance import adjust_p_values
     from tcavcore.insertion import insertion_test
 
     random_pool, carriers = split_random_sets(randoms, config.carrier, max(len(v) for v in classes.values()))
@@ -78,38 +72,6 @@ def run_insertion(logits, label_to_id, classes: dict[str, np.ndarray], concepts:
     return rows
 
 
-def insertion_csv(rows: list[dict]) -> str:
-    """Rows as CSV; floats in ``repr`` form so reruns are byte-identical."""
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(INSERTION_COLUMNS)
-    for row in rows:
-        writer.writerow([repr(row[c]) if isinstance(row[c], float) else row[c] for c in INSERTION_COLUMNS])
-    return out.getvalue()
-
-
-def read_insertion(path: str | Path) -> dict[tuple[str, str], dict[str, float]]:
-    """``insertion.csv`` keyed by (target, concept); :class:`PipelineError` naming the file when unusable."""
-    path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise PipelineError(f"{path}: insertion test table not found (the insertion stage writes it; "
-                            "run `dvc repro`)") from None
-    reader = csv.DictReader(io.StringIO(text, newline=""))
-    missing = [c for c in INSERTION_COLUMNS if c not in (reader.fieldnames or [])]
-    if missing:
-        raise PipelineError(f"{path}: missing column(s) {', '.join(missing)}; expected {', '.join(INSERTION_COLUMNS)}")
-    table = {}
-    for raw in reader:
-        try:
-            table[raw["target"], raw["concept"]] = {k: float(raw[k] or "nan")
-                                                    for k in ("effect", "ci_low", "ci_high", "p", "p_adjusted")}
-        except ValueError as error:
-            raise PipelineError(f"{path}, line {reader.line_num}: {error}") from None
-    return table
-
-
 @stage_main
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m pipeline.insertion", description=__doc__.split("\n\n")[0])
@@ -121,7 +83,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     params = load_params(args.params)
-    from pipeline.tcav import load_image_sets
+    from images.sets import load_image_sets
 
     classes, concepts, randoms = load_image_sets(params, Path(args.processed), Path(args.concepts))
     from wrappers import FrozenGraphWrapper, ModelLoadError

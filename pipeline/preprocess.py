@@ -1,208 +1,17 @@
-"""Preprocess stage: decode, resize and split the class images.
+"""Preprocess stage: decode, resize and split the class images (:mod:`images.preprocessing`).
 
-    python -m pipeline.preprocess [--params params.yaml] [--raw datasets/raw] [--out datasets/processed]
-
-For each class in ``classes``: every file of ``raw/<class>/`` is decoded and converted to RGB
-(files that do not decode are skipped with a warning naming them; the crawl's
-``manifest.json`` is not an image), resized to
-``preprocess.image_size`` square with bilinear resampling (as tcav's ImageActivationGenerator
-does), and saved as ``<stem>.png``. Each class is split on its own (stratified) into
-train/val/test with the fractions ``preprocess.split``, by a permutation seeded from ``seed``
-and the class name. Before splitting, exact and near duplicates (same hashes as the crawl
-uses, ``crawl.curation.near_duplicate_distance``) are removed within and across classes, the
-first in class order then name order kept, so train, val and test never share an image.
-``manifest.json`` records the split, the skipped files, the duplicates and the settings.
-The whole output folder is replaced atomically.
+    python -m pipeline.preprocess --params P --raw DIR --out DIR   (``dvc.yaml`` gives the paths)
 """
 
 from __future__ import annotations
 
 import argparse
-import itertools
-import logging
-import math
 import sys
-import zlib
 from pathlib import Path
 
-import numpy as np
-from PIL import Image
-from tqdm import tqdm
-
-from pipeline.collect.collector import MANIFEST as CRAWL_MANIFEST
-from pipeline.collect.dedup import DuplicateIndex, hash_image
-from pipeline.errors import PipelineError, stage_main
-from pipeline.fsutil import atomic_directory, atomic_write_json, list_subfolders
-from pipeline.params import Params, load_params
-
-log = logging.getLogger(__name__)
-
-SPLITS = ("train", "val", "test")
-MIN_IMAGES = 2
-
-
-def list_files(folder: Path) -> list[Path]:
-    """Visible regular files of ``folder``, sorted by name (whatever their suffix), but not
-    the crawl's provenance manifest."""
-    return sorted(
-        p for p in folder.iterdir() if p.is_file() and not p.name.startswith(".") and p.name != CRAWL_MANIFEST
-    )
-
-
-def decode(path: Path, size: int) -> Image.Image:
-    """Fully decode ``path``, convert to RGB and resize to ``size`` square (bilinear)."""
-    return decode_and_hash(path, size)[0]
-
-
-def decode_and_hash(path: Path, size: int):
-    """``path`` decoded, as RGB resized to ``size`` square, and its duplicate-finding hashes."""
-    data = path.read_bytes()
-    with Image.open(path) as image:
-        rgb = image.convert("RGB")
-    return rgb.resize((size, size), Image.BILINEAR), hash_image(rgb, data, data)
-
-
-def split_counts(n: int, fractions: dict[str, float]) -> dict[str, int]:
-    """How many of ``n`` images go to each split: val and test rounded (>= 1 if their fraction
-    is > 0), train gets the rest."""
-
-    def part(fraction: float) -> int:
-        return max(1, math.floor(n * fraction + 0.5)) if fraction > 0 else 0
-
-    test = part(fractions["test"])
-    val = part(fractions["val"])
-    return {"train": n - val - test, "val": val, "test": test}
-
-
-def split_names(names: list[str], fractions: dict[str, float], seed: int, class_name: str) -> dict[str, list[str]]:
-    """Split ``names`` (one class) into train/val/test by a permutation seeded by (seed, class).
-
-    Raises :class:`PipelineError` if a split would get no image (val may be empty if its
-    fraction is 0). Each returned list is sorted by name.
-    """
-    counts = split_counts(len(names), fractions)
-    needed = [s for s in SPLITS if counts[s] < 1 and (s != "val" or fractions["val"] > 0)]
-    if needed:
-        shown = ", ".join(f"{s} {max(counts[s], 0)}" for s in SPLITS)
-        raise PipelineError(
-            f"class {class_name!r}: {len(names)} usable image(s) split with preprocess.split "
-            f"{fractions['train']:g}/{fractions['val']:g}/{fractions['test']:g} gives {shown}; every split needs "
-            "at least 1 image: add images (crawl.images_per_class) or change preprocess.split"
-        )
-    rng = np.random.default_rng([seed, zlib.crc32(class_name.encode("utf-8"))])
-    order = [sorted(names)[i] for i in rng.permutation(len(names))]
-    test = order[: counts["test"]]
-    val = order[counts["test"] : counts["test"] + counts["val"]]
-    train = order[counts["test"] + counts["val"] :]
-    return {"train": sorted(train), "val": sorted(val), "test": sorted(test)}
-
-
-def _output_name(path: Path, taken: set[str]) -> str:
-    """``<stem>.png``; if another file of the class already took it, ``<stem>_<suffix>.png`` (then numbered)."""
-    stem = path.stem
-    candidates = itertools.chain(
-        [f"{stem}.png", f"{stem}_{path.suffix.lstrip('.').lower() or 'noext'}.png"],
-        (f"{stem}_{i}.png" for i in itertools.count(2)),
-    )
-    for name in candidates:
-        if name.lower() not in taken:
-            taken.add(name.lower())
-            return name
-    raise AssertionError("unreachable")
-
-
-def run(params: Params, raw: Path, out: Path) -> dict:
-    """Decode, resize and split every class of ``params.classes`` from ``raw`` into ``out``."""
-    raw, out = Path(raw), Path(out)
-    size = params.preprocess.image_size
-    fractions = params.preprocess.split.model_dump()
-    if not raw.is_dir():
-        raise PipelineError(f"raw image folder {str(raw)!r} does not exist; run the crawl stage first")
-    existing = list_subfolders(raw)
-    missing = [c for c in params.classes if not (raw / c).is_dir()]
-    if missing:
-        raise PipelineError(
-            f"class folder(s) {', '.join(repr(str(raw / c)) for c in missing)} missing; "
-            f"{str(raw)!r} holds: {', '.join(existing) if existing else '(nothing)'}"
-        )
-    files = {c: list_files(raw / c) for c in params.classes}
-    log.info(
-        "preprocess: %d file(s) of %d class(es) from %s, %dx%d px, split %s, seed %d",
-        sum(len(f) for f in files.values()),
-        len(files),
-        raw,
-        size,
-        size,
-        "/".join(f"{fractions[s]:g}" for s in SPLITS),
-        params.seed,
-    )
-
-    manifest: dict = {
-        "classes": list(params.classes),
-        "image_size": size,
-        "seed": params.seed,
-        "split_fractions": fractions,
-        "splits": {s: {} for s in SPLITS},
-        "counts": {s: {} for s in SPLITS},
-        "renamed": {},
-        "skipped": [],
-        "duplicates": [],
-    }
-    seen = DuplicateIndex(params.crawl.curation.near_duplicate_distance)
-    with atomic_directory(out) as tmp:
-        with tqdm(total=sum(len(f) for f in files.values()), desc="preprocess", unit="img", file=sys.stderr) as bar:
-            for class_name, paths in files.items():
-                images: dict[str, Image.Image] = {}
-                sources: dict[str, str] = {}
-                taken: set[str] = set()
-                for path in paths:
-                    try:
-                        image, hashes = decode_and_hash(path, size)
-                    except Exception as error:  # any decoder failure: skip the file, not the run
-                        reason = f"not a readable image ({type(error).__name__}: {error})".replace(str(path), path.name)
-                        log.warning("skipping %s: %s", path, reason)
-                        manifest["skipped"].append({"file": f"{class_name}/{path.name}", "reason": reason})
-                        bar.update(1)
-                        continue
-                    label = f"{class_name}/{path.name}"
-                    match = seen.find(hashes)
-                    if match is not None:
-                        log.warning("skipping %s: %s duplicate of %s", path, match.kind, match.label)
-                        manifest["duplicates"].append(
-                            {"file": label, "of": match.label, "kind": match.kind, "distance": match.distance}
-                        )
-                    else:
-                        seen.add(label, hashes)
-                        name = _output_name(path, taken)
-                        images[name] = image
-                        sources[name] = path.name
-                    bar.update(1)
-                if len(images) < MIN_IMAGES:
-                    raise PipelineError(
-                        f"class folder {str(raw / class_name)!r} has {len(images)} usable image(s) "
-                        f"(of {len(paths)} file(s)); at least {MIN_IMAGES} are needed; "
-                        f"{str(raw)!r} holds: {', '.join(existing)}"
-                    )
-                split = split_names(list(images), fractions, params.seed, class_name)
-                for split_name, names in split.items():
-                    folder = tmp / split_name / class_name
-                    folder.mkdir(parents=True, exist_ok=True)
-                    for name in names:
-                        images[name].save(folder / name, format="PNG")
-                    manifest["splits"][split_name][class_name] = names
-                    manifest["counts"][split_name][class_name] = len(names)
-                renamed = {k: v for k, v in sorted(sources.items()) if k != f"{Path(v).stem}.png"}
-                if renamed:  # files whose stem another file of the class already used
-                    manifest["renamed"][class_name] = renamed
-                log.info(
-                    "%s: %d image(s) -> %s",
-                    class_name,
-                    len(images),
-                    ", ".join(f"{s} {len(split[s])}" for s in SPLITS),
-                )
-        atomic_write_json(tmp / "manifest.json", manifest)
-    log.info("wrote %s (manifest: %s)", out, out / "manifest.json")
-    return manifest
+from common.errors import stage_main
+from common.params import load_params
+from images.preprocessing import run
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -210,9 +19,9 @@ def build_parser() -> argparse.ArgumentParser:
         prog="python -m pipeline.preprocess",
         description="Decode, resize and split the class images into train/val/test.",
     )
-    parser.add_argument("--params", default="params.yaml", help="parameters file (default: params.yaml)")
-    parser.add_argument("--raw", default="datasets/raw", help="crawled class images (default: datasets/raw)")
-    parser.add_argument("--out", default="datasets/processed", help="output folder (default: datasets/processed)")
+    parser.add_argument("--params", required=True, help="parameters file")
+    parser.add_argument("--raw", required=True, help="crawled class images")
+    parser.add_argument("--out", required=True, help="output folder")
     return parser
 
 

@@ -11,72 +11,37 @@ is unchanged.
 from __future__ import annotations
 
 import argparse
-import csv
-import io
 import logging
 import sys
 from pathlib import Path
 
-from pipeline.errors import PipelineError, stage_main
-from pipeline.fsutil import atomic_write_text, list_subfolders
-from pipeline.params import Params, load_params
+from common.errors import PipelineError, stage_main
+from common.files import atomic_write_text
+from common.params import load_params
+from images.sets import load_image_sets
 
 log = logging.getLogger(__name__)
-
-
-def _folder(root: Path, name: str, what: str) -> Path:
-    folder = root / name
-    if not folder.is_dir():
-        existing = list_subfolders(root)
-        raise PipelineError(
-            f"{folder}: {what} folder not found; {root} holds: {', '.join(existing) or 'nothing'}"
-        )
-    return folder
-
-
-def load_image_sets(params: Params, processed: Path, concepts_dir: Path):
-    """Class, concept and random-set images as model inputs, each set first ``max_examples`` by name."""
-    from pipeline.images import load_folder
-
-    size, limit = params.preprocess.image_size, params.tcav.max_examples
-    split_dir = processed / params.tcav.target_split
-    classes = {c: load_folder(_folder(split_dir, c, "class"), size, limit)[0] for c in params.classes}
-    concepts = {c: load_folder(_folder(concepts_dir, c, "concept"), size, limit)[0] for c in params.tcav.concepts}
-    random_root = concepts_dir / "random"
-    randoms = {r: load_folder(_folder(random_root, r, "random set"), size, limit)[0] for r in params.random_sets}
-    return classes, concepts, randoms
-
-
-def runs_csv(rows: list[dict]) -> str:
-    """Rows as CSV with the engine's columns; floats in ``repr`` form so reruns are byte-identical."""
-    from method.stats import RUN_KEYS
-
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(RUN_KEYS)
-    for row in rows:
-        writer.writerow([repr(row[c]) if isinstance(row[c], float) else row[c] for c in RUN_KEYS])
-    return out.getvalue()
 
 
 @stage_main
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m pipeline.tcav", description=__doc__)
-    parser.add_argument("--params", default="params.yaml")
-    parser.add_argument("--model-dir", default="models/frozen")
-    parser.add_argument("--processed", default="datasets/processed")
-    parser.add_argument("--concepts", default="concepts")
-    parser.add_argument("--out", default="results/tcav/runs.csv")
+    parser.add_argument("--params", required=True, help="parameters file")
+    parser.add_argument("--model-dir", required=True, help="the exported frozen model")
+    parser.add_argument("--processed", required=True, help="preprocessed class images")
+    parser.add_argument("--concepts", required=True, help="concept folders (and random/)")
+    parser.add_argument("--out", required=True, help="runs.csv to write")
     parser.add_argument("--no-progress", action="store_true", help="hide progress bars")
     args = parser.parse_args(argv)
 
     params = load_params(args.params)
     classes, concepts, randoms = load_image_sets(params, Path(args.processed), Path(args.concepts))
 
-    from method.cache import ContentCache, model_fingerprint
-    from method.cav_fitting import ParallelConfig, SchedulerUnreachableError
-    from method.engine import run_tcav
-    from pipeline.train import make_deterministic
+    from tcavcore.cache import ContentCache, model_fingerprint
+    from tcavcore.cav_fitting import ParallelConfig, SchedulerUnreachableError
+    from tcavcore.engine import run_tcav
+    from tcavcore.records import runs_csv
+    from common.determinism import make_deterministic
     from wrappers import FrozenGraphWrapper, ModelLoadError, UnknownBottleneckError
 
     make_deterministic(params.seed)

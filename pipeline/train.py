@@ -8,153 +8,27 @@ per-epoch history CSV that ``dvc plots`` draws.
 from __future__ import annotations
 
 import argparse
-import csv
-import io
 import logging
 import sys
 from pathlib import Path
 
-import numpy as np
-
-from pipeline.errors import stage_main
-from pipeline.fsutil import atomic_write_bytes, atomic_write_json
-from pipeline.params import load_params
+from common.errors import stage_main
+from common.files import atomic_write_bytes, atomic_write_json
+from common.params import load_params
+from model.training import history_csv, save_model, train_model
 
 log = logging.getLogger(__name__)
-
-HISTORY_COLUMNS = ("epoch", "accuracy", "loss", "val_accuracy", "val_loss")
-
-
-def make_deterministic(seed: int) -> None:
-    """Seed Python, NumPy and TensorFlow and force deterministic kernels (bit-identical reruns on CPU)."""
-    import keras
-    import tensorflow as tf
-
-    keras.utils.set_random_seed(seed)
-    tf.config.experimental.enable_op_determinism()
-
-
-def background_images(count: int, size: int, seed: int, world: str = "colour") -> np.ndarray:
-    """``count`` procedurally generated images with no class in them (noise, shapes, patterns).
-
-    Trained toward the uniform distribution, they teach the classifier to say "no class"
-    when there is no class evidence, so that no class becomes the default answer for
-    whatever is unlike the others (outlier exposure, Hendrycks et al. 2019).
-    """
-    from pipeline.images import to_model_input
-    from pipeline.sources.synthetic import generate
-
-    return np.stack([to_model_input(image, size)
-                     for _, image in generate("random", "background", count, size=max(size, 32), seed=seed,
-                                                     world=world)])
-
-
-def save_model(model, path: str | Path) -> Path:
-    """Save a Keras model atomically (Keras wants a ``.keras`` name, so the temporary keeps it)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.stem}.tmp{path.suffix}")
-    model.save(tmp)
-    tmp.replace(path)
-    return path
-
-
-def random_labels(labels: np.ndarray, num_classes: int, seed: int) -> np.ndarray:
-    """Labels with no information about the true ones, not even by chance.
-
-    Within each true class the new labels are spread as evenly as possible over all classes
-    (then shuffled, seeded), so that no feature of a true class, such as its colour, predicts
-    a new label. A plain permutation of the labels leaves chance majorities (say 35 of the 90
-    red images labelled fire), which a network learns, and then TCAV rightly finds the colour.
-    """
-    rng = np.random.default_rng(seed)
-    out = np.empty_like(labels)
-    for true_class in range(num_classes):
-        where = np.flatnonzero(labels == true_class)
-        offset = rng.integers(num_classes)  # which labels get the remainder varies by class
-        out[where] = rng.permutation((np.arange(len(where)) + offset) % num_classes)
-    return out
-
-
-def train_model(params, processed: Path, init_model_path: str | Path | None = None):
-    """Build and fit the CNN; return ``(model, history rows, metrics dict)``.
-
-    ``init_model_path``: where to save the network before training (saving draws no random
-    numbers, so the trained model is the same with or without it).
-    """
-    import keras
-
-    from pipeline.dataset import load_split
-    from pipeline.model import build_cnn
-
-    make_deterministic(params.seed)
-    size = params.preprocess.image_size
-    splits = {s: load_split(processed, s, params.classes, size) for s in ("train", "val", "test")}
-    x_train, y_train = splits["train"]
-    log.info("train: %d training, %d validation, %d test images, %d classes",
-             len(x_train), len(splits["val"][0]), len(splits["test"][0]), len(params.classes))
-
-    p = params.train
-    if p.random_labels:
-        splits["train"] = (x_train, random_labels(y_train, len(params.classes), params.seed))
-        log.warning("train: train.random_labels is on: the training labels are shuffled (a sanity-check model)")
-    model = build_cnn(size, len(params.classes), p.conv_filters, p.dense_units, p.dropout)
-    if init_model_path is not None:
-        save_model(model, init_model_path)
-    model.compile(
-        optimizer=keras.optimizers.Adam(learning_rate=p.learning_rate),
-        loss=keras.losses.CategoricalCrossentropy(from_logits=True, label_smoothing=p.label_smoothing),
-        metrics=["accuracy"],
-    )
-    num_classes = len(params.classes)
-    one_hot = {s: (x, keras.utils.to_categorical(y, num_classes)) for s, (x, y) in splits.items()}
-    train_x, train_y = one_hot["train"]
-    if p.background_images:
-        background = background_images(p.background_images, size, params.seed, params.crawl.synthetic_task)
-        train_x = np.concatenate([train_x, background])
-        train_y = np.concatenate([train_y, np.full((len(background), num_classes), 1.0 / num_classes, np.float32)])
-    has_val = len(splits["val"][0]) > 0
-    fit = model.fit(
-        train_x, train_y,
-        validation_data=one_hot["val"] if has_val else None,
-        epochs=p.epochs, batch_size=p.batch_size, shuffle=True, verbose=2,
-    )
-    history = []
-    for epoch in range(p.epochs):
-        row = {"epoch": epoch + 1}
-        for key in HISTORY_COLUMNS[1:]:
-            values = fit.history.get(key)
-            row[key] = float(values[epoch]) if values else float("nan")
-        history.append(row)
-
-    metrics = {}
-    for split, (x, y) in one_hot.items():
-        if len(x) == 0:
-            continue
-        loss, accuracy = model.evaluate(x, y, batch_size=256, verbose=0)
-        metrics[split] = {"accuracy": round(float(accuracy), 6), "loss": round(float(loss), 6), "n_images": int(len(x))}
-    return model, history, metrics
-
-
-def history_csv(history: list[dict]) -> str:
-    """The per-epoch history as CSV text with fixed columns and number formatting."""
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(HISTORY_COLUMNS)
-    for row in history:
-        writer.writerow([row["epoch"]] + [f"{row[k]:.6f}" for k in HISTORY_COLUMNS[1:]])
-    return out.getvalue()
 
 
 @stage_main
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m pipeline.train", description=__doc__)
-    parser.add_argument("--params", default="params.yaml")
-    parser.add_argument("--processed", default="datasets/processed")
-    parser.add_argument("--model", default="models/model.keras")
-    parser.add_argument("--init-model", default="models/model_init.keras", help="the untrained network")
-    parser.add_argument("--metrics", default="results/metrics.json")
-    parser.add_argument("--history", default="results/train_history.csv")
+    parser.add_argument("--params", required=True, help="parameters file")
+    parser.add_argument("--processed", required=True, help="preprocessed class images")
+    parser.add_argument("--model", required=True, help="the trained Keras model to write")
+    parser.add_argument("--init-model", required=True, help="the untrained network to write")
+    parser.add_argument("--metrics", required=True, help="metrics.json to write")
+    parser.add_argument("--history", required=True, help="per-epoch history CSV to write")
     args = parser.parse_args(argv)
 
     params = load_params(args.params)

@@ -19,9 +19,9 @@ from pathlib import Path
 
 import numpy as np
 
-from pipeline.errors import PipelineError, stage_main
-from pipeline.fsutil import atomic_write_text
-from pipeline.params import Params, load_params
+from common.errors import PipelineError, stage_main
+from common.files import atomic_write_text
+from common.params import Params, load_params
 
 log = logging.getLogger(__name__)
 
@@ -54,21 +54,6 @@ def truth_csv(rows: list[dict]) -> str:
     return out.getvalue()
 
 
-def read_truth(path: str | Path) -> dict[tuple[str, str], dict]:
-    """``truth.csv`` keyed by (class, concept); empty when the run has no known truth."""
-    path = Path(path)
-    try:
-        with path.open(newline="", encoding="utf-8") as handle:
-            rows = list(csv.DictReader(handle))
-    except FileNotFoundError:
-        raise PipelineError(f"{path}: not found (the truth stage writes it; run `dvc repro`)") from None
-    try:
-        return {(r["class"], r["concept"]): {**r, "effect": float(r["effect"]), "ci_low": float(r["ci_low"]),
-                                             "ci_high": float(r["ci_high"]), "n": int(r["n"])} for r in rows}
-    except (KeyError, ValueError) as error:
-        raise PipelineError(f"{path}: not a truth table ({error}); run the truth stage again") from None
-
-
 @stage_main
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m pipeline.truth", description=__doc__.split("\n\n")[0])
@@ -86,7 +71,7 @@ def main(argv: list[str] | None = None) -> int:
     if reason:
         log.warning("truth: no known truth for some concepts: %s", reason)
 
-    from pipeline.images import to_model_input
+    from images.loading import to_model_input
     from worlds.counterfactual import to_image
     from worlds.truth import measure
     from wrappers import FrozenGraphWrapper, ModelLoadError

@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 from typing import Any, Mapping, Sequence
 
-from method.stats import LOWERS, RAISES
+from tcavcore.verdicts import LOWERS, RAISES
 
 RAISES_CONFIRMED = f"{RAISES} (confirmed)"
 RAISES_UNCONFIRMED = f"{RAISES} (not confirmed)"

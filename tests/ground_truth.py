@@ -1,6 +1,6 @@
 """The planted answer of the built-in dataset, as checks on a run's scores.csv.
 
-Shared by ``tests/test_ground_truth.py`` and ``benchmarks/seed_stability.py``.
+Shared by ``tests/pipeline/test_ground_truth.py`` and ``benchmarks/seed_stability.py``.
 """
 
 from __future__ import annotations

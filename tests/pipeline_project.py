@@ -11,13 +11,19 @@ from pathlib import Path
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
-CODE = ("pipeline", "method", "tcavcore", "worlds", "wrappers", "exclude", "presets", "dvc.yaml", "params.yaml")
+#: Besides the code packages: what a run reads from the project.
+PROJECT_FILES = ("exclude", "dvc.yaml", "params.yaml")
+
+
+def code_packages(root: Path = ROOT) -> list[str]:
+    """The project's top-level Python packages (folders with an ``__init__.py``), tests excepted."""
+    return sorted(p.parent.name for p in root.glob("*/__init__.py") if p.parent.name != "tests")
 
 
 def make_project(dest: Path, overrides: dict | None = None) -> Path:
     """Copy the code, dvc.yaml and params.yaml into ``dest``, apply ``overrides``, git + dvc init."""
     dest.mkdir(parents=True, exist_ok=True)
-    for name in CODE:
+    for name in (*code_packages(), *PROJECT_FILES):
         src = ROOT / name
         if src.is_dir():
             shutil.copytree(src, dest / name, ignore=shutil.ignore_patterns("__pycache__"))

@@ -2,9 +2,9 @@
 
 from pathlib import Path
 
-from pipeline import crawl
-from pipeline.params import load_params
-from pipeline.sources import WEB_SOURCES, get_source
+from collection import crawl as crawling
+from common.params import load_params
+from collection.sources import WEB_SOURCES, get_source
 
 PRESETS = Path(__file__).resolve().parents[1] / "presets"
 
@@ -16,13 +16,13 @@ def test_seed_experiment_preset_crawls_three_families_six_colours_and_random_ima
     assert set(params.tcav.concepts) == set(params.crawl.concepts)
     assert params.tcav.num_random_exp <= params.crawl.num_random_sets
     requests = (
-        crawl.plan("classes", params, tmp_path)
-        + [r for c in params.crawl.concepts for r in crawl.plan("concept", params, tmp_path / c, c)]
+        crawling.plan("classes", params, tmp_path)
+        + [r for c in params.crawl.concepts for r in crawling.plan("concept", params, tmp_path / c, c)]
     )
     assert [(r.name, r.query) for r in requests[:3]] == [("scorbunny", "Scorbunny"), ("sobble", "Sobble"), ("grookey", "Grookey")]
     assert all(r.source in WEB_SOURCES and r.query != r.name for r in requests)
-    randoms = crawl.plan("random", params, tmp_path / "random")
-    pool = crawl.pool_request(params, randoms, tmp_path / "random")
+    randoms = crawling.plan("random", params, tmp_path / "random")
+    pool = crawling.pool_request(params, randoms, tmp_path / "random")
     assert get_source(pool.source).pooled_random(params) and pool.query == "photo"
     assert pool.count == params.crawl.num_random_sets * params.crawl.images_per_concept
     for source in {r.source for r in requests + [pool]}:

@@ -1,1 +1,1 @@
-"""The synthetic worlds: scenes with a known answer, and counterfactual pairs of them."""
+"""The built-in synthetic worlds: scenes with a known answer, drawn offline and deterministically."""

@@ -32,7 +32,9 @@ from typing import Iterator
 
 import numpy as np
 
-from pipeline.sources import synthetic as world_draw
+from worlds import colour as scenes
+from worlds.drawing import checks_mask, place_shape, to_image as _to_image, unit_outline, world_pattern
+from worlds.palette import hsv_to_rgb, sample_rgb
 
 BODY_COLOUR = "body colour"
 BODY_TEXTURE = "body texture"
@@ -40,7 +42,7 @@ DISTRACTOR = "distractor"
 INTERVENTIONS = (BODY_COLOUR, BODY_TEXTURE, DISTRACTOR)
 
 #: Texture concepts a scene can carry.
-TEXTURES = world_draw.TEXTURE_CONCEPTS + world_draw.EXTRA_TEXTURE_CONCEPTS
+TEXTURES = scenes.TEXTURE_CONCEPTS + scenes.EXTRA_TEXTURE_CONCEPTS
 # Stream codes, apart from the generator's image kinds (1-3): pair scenes never repeat an image of a set.
 _SCENE_CODE = 4
 _INTERVENTION_CODE = 5
@@ -60,25 +62,25 @@ class Pair:
 
 def known_concepts() -> tuple[str, ...]:
     """Every concept name a pair can be rendered for."""
-    return world_draw.COLOUR_CONCEPTS + TEXTURES
+    return scenes.COLOUR_CONCEPTS + TEXTURES
 
 
 def classes_of(world: str) -> tuple[str, ...]:
     """The classes of ``world`` (``colour`` or ``texture``)."""
-    return world_draw.WORLDS[world]
+    return scenes.WORLDS[world]
 
 
 def intervention_for(world: str, class_name: str, concept: str) -> str:
     """How ``concept`` is put into a scene of ``class_name`` (see the module docstring)."""
-    if class_name not in world_draw.WORLDS.get(world, ()):
+    if class_name not in scenes.WORLDS.get(world, ()):
         raise ValueError(f"class {class_name!r} is not a class of the {world!r} world")
     if concept not in known_concepts():
         raise ValueError(f"concept {concept!r} cannot be drawn into a scene; known: {', '.join(known_concepts())}")
     if world == "colour":
-        if concept == world_draw.CLASS_COLOURS[class_name]:
+        if concept == scenes.CLASS_COLOURS[class_name]:
             return BODY_COLOUR
         return BODY_TEXTURE if concept in TEXTURES else DISTRACTOR
-    return BODY_TEXTURE if concept == world_draw.TEXTURE_CLASSES[class_name] else DISTRACTOR
+    return BODY_TEXTURE if concept == scenes.TEXTURE_CLASSES[class_name] else DISTRACTOR
 
 
 def _stream(seed: int, code: int, *names_and_index) -> np.random.Generator:
@@ -90,14 +92,14 @@ def _scene(class_name: str, seed: int, index: int, size: int, **switches) -> tup
     if not switches:
         return _plain_scene(class_name, seed, index, size)
     rng = _stream(seed, _SCENE_CODE, class_name, index)
-    return world_draw._draw_class(class_name, rng, size, keep_mask=True, **switches)
+    return scenes.draw_class(class_name, rng, size, keep_mask=True, **switches)
 
 
 @functools.lru_cache(maxsize=512)
 def _plain_scene(class_name: str, seed: int, index: int, size: int) -> tuple[np.ndarray, dict]:
     """The scene as drawn (every distractor concept of a class adds to the same ones); read-only."""
     rng = _stream(seed, _SCENE_CODE, class_name, index)
-    image, meta = world_draw._draw_class(class_name, rng, size, keep_mask=True)
+    image, meta = scenes.draw_class(class_name, rng, size, keep_mask=True)
     image.setflags(write=False)
     meta["body_mask"].setflags(write=False)
     return image, meta
@@ -108,19 +110,19 @@ def _distractor(rng: np.random.Generator, concept: str, image: np.ndarray, body:
     size = image.shape[0]
     shape = str(rng.choice(["ellipse", "polygon", "square", "blob"]))
     area = float(rng.uniform(*DISTRACTOR_AREA))
-    outline = world_draw._unit_outline(rng, shape)
+    outline = unit_outline(rng, shape)
     for _ in range(PLACEMENT_TRIES):  # a place mostly off the body, so that the patch is seen
-        shape_mask, _ = world_draw._place_shape(rng, size, outline, area, margin=0.0)
+        shape_mask, _ = place_shape(rng, size, outline, area, margin=0.0)
         mask = shape_mask & ~body
         if mask.sum() >= 0.8 * shape_mask.sum():
             break
     if concept in TEXTURES:  # the pattern as a brightness change over a muted patch, as on a body
-        base = world_draw.hsv_to_rgb(rng.uniform(0, 360), rng.uniform(0.2, 0.6), rng.uniform(0.55, 0.9))
+        base = hsv_to_rgb(rng.uniform(0, 360), rng.uniform(0.2, 0.6), rng.uniform(0.55, 0.9))
         factor = rng.uniform(0.4, 0.6)
-        pattern = world_draw._world_pattern(concept, rng, size)
+        pattern = world_pattern(concept, rng, size)
         fill = np.where(pattern[..., None], base * factor, base)
     else:
-        fill = np.broadcast_to(world_draw._sample_rgb(rng, concept), image.shape)
+        fill = np.broadcast_to(sample_rgb(rng, concept), image.shape)
     return np.where(mask[..., None], fill, image)
 
 
@@ -148,4 +150,4 @@ def pairs(world: str, class_name: str, concept: str, count: int, size: int = 64,
 
 def to_image(array: np.ndarray):
     """A pair image as an 8-bit PIL image, exactly as the generator stores its images."""
-    return world_draw._to_image(array)
+    return _to_image(array)

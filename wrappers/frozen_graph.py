@@ -9,17 +9,12 @@ project's engine uses to compute each gradient once instead of once per CAV.
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
-# tcav's generated protobuf code needs the pure-python protobuf runtime (DESIGN.md).
-os.environ.setdefault("PROTOCOL_BUFFERS_PYTHON_IMPLEMENTATION", "python")
-os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
-import numpy as np  # noqa: E402
-import tensorflow as tf  # noqa: E402
-from tcav.model import ModelWrapper  # noqa: E402
+import common  # noqa: F401  (sets the protobuf/TensorFlow environment before they are imported)
+import numpy as np
+import tensorflow as tf
+from tcav.model import ModelWrapper
 
 GRADIENT_TARGETS = ("loss", "logit")
 

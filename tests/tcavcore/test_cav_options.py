@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from method.cav import learn_cav
-from method.engine import pool_spatial
+from tcavcore.cav import learn_cav
+from tcavcore.engine import pool_spatial
 
 
 def two_sets(rng, n=60, d=20, shift=3.0):

@@ -3,7 +3,8 @@
 import numpy as np
 import pytest
 
-from pipeline.sources import synthetic
+from worlds import colour, generate
+from worlds.palette import colour_fraction
 from worlds import counterfactual as cf
 
 SIZE = 64
@@ -27,7 +28,7 @@ def test_own_colour_pair_differs_on_the_body_only_and_only_in_saturation(index):
     # the grey body is grey: no saturation left where the pair differs
     grey = pair.without[diff]
     assert np.allclose(grey.max(axis=1), grey.min(axis=1), atol=1e-9)
-    assert synthetic.colour_fraction(pair.with_concept, "red") > synthetic.colour_fraction(pair.without, "red") + 0.05
+    assert colour_fraction(pair.with_concept, "red") > colour_fraction(pair.without, "red") + 0.05
 
 
 @pytest.mark.parametrize("world,class_name,concept", [("colour", "water", "striped"), ("colour", "grass", "dotted"),
@@ -51,9 +52,9 @@ def test_distractor_pair_adds_the_concept_off_the_body_and_changes_nothing_else(
         diff = changed(pair)
         assert diff.sum() >= 0.02 * SIZE * SIZE
         assert not (diff & body(world, class_name, index, 9)).any()
-        if concept in synthetic.COLOUR_CONCEPTS:
+        if concept in colour.COLOUR_CONCEPTS:
             patch = pair.with_concept[diff]
-            assert synthetic.colour_fraction(patch[None], concept) > 0.9
+            assert colour_fraction(patch[None], concept) > 0.9
 
 
 def test_the_scene_without_a_distractor_is_the_scene_of_every_distractor_concept():
@@ -84,19 +85,19 @@ def test_which_intervention_each_concept_gets():
 
 def test_default_class_images_are_unchanged_by_the_switches():
     """The switches at their defaults draw exactly the generator's images (same stream, same pixels)."""
-    for name in synthetic.CLASSES:
-        rng_a, rng_b = synthetic.image_rng(42, "class", name, 3), synthetic.image_rng(42, "class", name, 3)
-        plain = synthetic._draw_class(name, rng_a, SIZE)[0]
-        switched = synthetic._draw_class(name, rng_b, SIZE, grey_body=False, texture_as=None, show_texture=True,
+    for name in colour.CLASSES:
+        rng_a, rng_b = generate.image_rng(42, "class", name, 3), generate.image_rng(42, "class", name, 3)
+        plain = colour.draw_class(name, rng_a, SIZE)[0]
+        switched = colour.draw_class(name, rng_b, SIZE, grey_body=False, texture_as=None, show_texture=True,
                                          keep_mask=True)[0]
         assert np.array_equal(plain, switched)
 
 
 def test_texture_world_classes_carry_their_texture_and_random_hues():
     hues = []
-    for _, _, meta in synthetic.generate("class", "leopard", 12, SIZE, 2, with_meta=True, world="texture"):
+    for _, _, meta in generate.generate("class", "leopard", 12, SIZE, 2, with_meta=True, world="texture"):
         assert meta["texture"] == "dotted"
         hues.append(meta["hue"])
     assert np.ptp(hues) > 120  # hues spread over the circle
     with pytest.raises(Exception, match="texture world"):
-        list(synthetic.generate("class", "fire", 1, SIZE, 0, world="texture"))
+        list(generate.generate("class", "fire", 1, SIZE, 0, world="texture"))

@@ -1,0 +1,1 @@
+"""Image collection: sources, validation, duplicates, exclude lists, manifests, the collector."""

@@ -1,0 +1,1 @@
+"""Images as the model sees them: decoding a file, a folder, a split of the dataset."""

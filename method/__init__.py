@@ -1,1 +1,0 @@
-"""The TCAV method's core: plain functions over arrays."""

@@ -1,0 +1,1 @@
+"""The report: statistics tables, findings in words, charts and the HTML page."""

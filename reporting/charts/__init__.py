@@ -1,0 +1,1 @@
+"""The report's charts, one module per family; each returns PNG bytes."""

@@ -1,0 +1,284 @@
+"""``results/report.html``: one self-contained page with every chart, the scores and the run.
+
+Self-contained means no request leaves the file: charts are embedded as ``data:`` PNGs, the
+style and the table-sorting script are inline, and there is no font, CDN or favicon fetch, so
+the page works from a ``file://`` URL on a machine with no network. Every name that came from
+a folder or from params goes through :func:`html.escape`.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import math
+from dataclasses import dataclass, field
+from typing import Any, Mapping, Sequence
+
+from tcavcore.verdicts import LOWERS, NOT_LEARNABLE, NOT_RECOGNISED, RAISES
+from tcavcore.confirmation import CONTRADICTED, LOWERS_CONFIRMED, RAISES_CONFIRMED, STATUS_CONFIRMED, \
+    STATUS_CONTRADICTED, STATUS_UNCONFIRMED, status
+
+
+@dataclass
+class Chart:
+    """One embedded chart: its file name under ``results/plots`` and PNG bytes."""
+
+    name: str
+    png: bytes
+    caption: str = ""
+
+
+@dataclass
+class ReportContent:
+    """Everything the page shows; built by the report stage."""
+
+    title: str
+    rows: Sequence[Mapping[str, Any]]
+    classes: Sequence[str]
+    bottlenecks: Sequence[str]
+    decision_text: str
+    confidence: float
+    model_metrics: Mapping[str, Any] | None
+    params_text: str
+    sections: list[tuple[str, str, list[Chart]]] = field(default_factory=list)  # (id, heading, charts)
+    notes: list[str] = field(default_factory=list)  # missing inputs and other warnings
+    truth: Mapping[tuple[str, str], Mapping[str, Any]] = field(default_factory=dict)  # (class, concept) -> effect
+
+
+STYLE = """
+body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,"DejaVu Sans",sans-serif;margin:0;color:#1a1a1a;background:#fafafa}
+main{max-width:1180px;margin:0 auto;padding:1.2rem 1.5rem 3rem}
+h1{font-size:1.6rem;margin:.3rem 0}h2{font-size:1.25rem;margin-top:2.2rem;border-bottom:1px solid #ddd;padding-bottom:.2rem}
+nav a{margin-right:1rem}.summary{display:flex;flex-wrap:wrap;gap:.8rem;margin:1rem 0}
+.card{background:white;border:1px solid #e2e2e2;border-radius:6px;padding:.6rem .9rem;min-width:9rem}
+.card b{display:block;font-size:1.3rem}.note{background:#fff4d6;border:1px solid #e8c66b;padding:.5rem .8rem;border-radius:5px}
+figure{margin:1rem 0;background:white;border:1px solid #e6e6e6;border-radius:6px;padding:.6rem;overflow-x:auto}
+figure img{max-width:100%;height:auto;display:block}figcaption{font-size:.85rem;color:#555;margin-top:.3rem}
+table{border-collapse:collapse;font-size:.82rem;background:white;width:100%}
+th,td{border-bottom:1px solid #eee;padding:.25rem .45rem;text-align:right;white-space:nowrap}
+th{cursor:pointer;position:sticky;top:0;background:#f0f0f0;user-select:none}th:hover{background:#e4e4e4}
+td.t,th.t{text-align:left}tr.raises td.v{color:#b2182b;font-weight:600}tr.lowers td.v{color:#2166ac;font-weight:600}
+tr.contradicted td.v{color:#7a4b00;font-weight:600;text-decoration:line-through}tr.unconfirmed td.v{font-weight:400}
+tr.nl td{color:#999}.filters{margin:.6rem 0}pre{background:white;border:1px solid #e2e2e2;padding:.8rem;overflow-x:auto;font-size:.8rem}
+ul.findings li{margin:.2rem 0}
+"""
+
+# Sort by a clicked column (numbers numerically, empty cells last), and filter rows by class.
+SCRIPT = """
+(function(){
+  var table=document.getElementById('scores'); if(!table) return;
+  var body=table.tBodies[0];
+  function key(cell){var v=cell.getAttribute('data-v'); if(v===null) v=cell.textContent;
+    if(v==='') return null; var n=Number(v); return isNaN(n)?v.toLowerCase():n;}
+  Array.prototype.forEach.call(table.tHead.rows[0].cells,function(th,i){
+    th.addEventListener('click',function(){
+      var asc=th.getAttribute('data-dir')!=='asc'; th.setAttribute('data-dir',asc?'asc':'desc');
+      var rows=Array.prototype.slice.call(body.rows);
+      rows.sort(function(a,b){var x=key(a.cells[i]),y=key(b.cells[i]);
+        if(x===null) return y===null?0:1; if(y===null) return -1;
+        if(x<y) return asc?-1:1; if(x>y) return asc?1:-1; return 0;});
+      rows.forEach(function(r){body.appendChild(r);});
+    });
+  });
+  var select=document.getElementById('class-filter');
+  if(select) select.addEventListener('change',function(){
+    Array.prototype.forEach.call(body.rows,function(r){
+      r.style.display=(select.value===''||r.getAttribute('data-class')===select.value)?'':'none';});
+  });
+})();
+"""
+
+HOW_TO_READ = """
+<p>TCAV asks, for one class of the trained model and one human concept (a folder of example
+images), whether nudging an image's internal activations toward the concept makes the model
+more confident in the class. A <b>concept activation vector (CAV)</b> is the direction at one
+layer (a <i>bottleneck</i>) that separates the concept's images from random images; the
+<b>TCAV score</b> is the fraction of the class's images whose prediction moves toward the class
+along that direction.</p>
+<ul>
+<li><b>Score</b> above 0.5: the concept pushes images toward the class; below 0.5: away from it.
+It is a mean over one CAV per random counterexample set, shown with its {conf:.0%} confidence interval.</li>
+<li><b>Random baseline</b>: the same score for CAVs between two sets of random images. A concept
+only matters when its scores differ from these; with few random sets a meaningless concept
+often scores far from 0.5 by chance.</li>
+<li><b>Significant</b>: {decision}. Raw and adjusted p-values of both tests are in the table.</li>
+<li><b>CAV not learnable here</b>: at that layer the concept's images cannot be told apart from
+random images (held-out CAV accuracy below the threshold), so no score is given.</li>
+<li><b>Effect size</b> (d): the difference between the concept's and the random scores, in units
+of their spread; |d| above 0.8 is large.</li>
+<li>A significant score says the model is <i>sensitive</i> to the concept at that layer, not that the
+concept causes the class in the world. Swap in your own concept folders to test other hypotheses.</li>
+</ul>
+<p>Every significant finding is then checked by the <b>insertion test</b>: concept images are pasted
+into a region of the class's images and the class logit is compared with the same images with a
+<i>control</i> pasted into exactly the same region (the pasting itself cancels out); the mean
+difference, its interval and its p-value (corrected over the run) are the <code>insertion_*</code> columns.</p>
+<ul>
+<li><b>confirmed</b>: TCAV is significant and putting the concept in moves the class logit significantly
+the same way. On the built-in worlds these are the findings to trust (see the README's accuracy table).</li>
+<li><b>not confirmed</b>: TCAV is significant but the insertion test finds no effect: the direction
+scores differently from random directions, yet the concept's content does not measurably move the
+class. Often a direction the network grows more confident along whatever it predicts.</li>
+<li><b>contradicted</b>: the insertion test finds a significant effect in the opposite direction.</li>
+<li>What neither test can say: TCAV reads one layer of one trained model; the insertion test reads
+what pasting the concept's <i>images</i> does, which includes everything else those images carry. A
+concept that the class's images already show everywhere (a body that is already red) changes little
+when pasted again, so a real dependence can stay unconfirmed; neither test says that the concept
+causes the class in the world, and neither speaks for another model or another seed.</li>
+</ul>
+"""
+
+COLUMNS = (
+    ("target", "class", "t"), ("concept", "concept", "t"), ("bottleneck", "layer", "t"), ("alpha", "alpha", ""),
+    ("verdict", "verdict", "t v"), ("score_mean", "score", ""), ("score_ci_low", "CI low", ""),
+    ("score_ci_high", "CI high", ""), ("random_mean", "random", ""), ("effect_size", "d", ""),
+    ("p_random", "p (vs random)", ""), ("p_random_adjusted", "adjusted", ""), ("p_half", "p (vs 0.5)", ""),
+    ("p_half_adjusted", "adjusted", ""), ("cav_accuracy", "CAV acc.", ""), ("n_random", "random sets", ""),
+    ("n_examples", "images", ""), ("insertion_effect", "insertion", ""), ("insertion_p_adjusted", "adjusted", ""),
+    ("confirmed", "confirmed", ""),
+)  # fmt: skip
+
+
+def _e(value: Any) -> str:
+    return html.escape(str(value), quote=True)
+
+
+def _number(value: Any) -> tuple[str, str]:
+    """(shown text, sort value) of one cell."""
+    if isinstance(value, bool):
+        return ("yes" if value else "no"), ("1" if value else "0")
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            return "–", ""
+        if value == 0:
+            return "0", "0.0"
+        if abs(value) < 1e-3:
+            return f"{value:.1e}", repr(value)
+        return f"{value:.3f}", repr(value)
+    return _e(value), _e(value)
+
+
+def data_uri(png: bytes) -> str:
+    """A ``data:image/png;base64,...`` URI for ``png``."""
+    return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
+
+
+def scores_table(rows: Sequence[Mapping[str, Any]], classes: Sequence[str]) -> str:
+    """The scores as a sortable HTML table with a class filter."""
+    options = "".join(f'<option value="{_e(c)}">{_e(c)}</option>' for c in classes)
+    head = "".join(f'<th class="{cls}">{_e(label)}</th>' for _, label, cls in COLUMNS)
+    body = []
+    for row in rows:
+        css = {RAISES: "raises", LOWERS: "lowers", NOT_LEARNABLE: "nl"}.get(row["verdict"].split(" (")[0], "")
+        css += {STATUS_CONTRADICTED: " contradicted", STATUS_UNCONFIRMED: " unconfirmed"}.get(status(row) or "", "")
+        cells = []
+        for key, _, cls in COLUMNS:
+            text, sort = _number(row[key])
+            cells.append(f'<td class="{cls}" data-v="{sort}">{text}</td>')
+        body.append(f'<tr class="{css}" data-class="{_e(row["target"])}">{"".join(cells)}</tr>')
+    return (
+        f'<div class="filters"><label>Class: <select id="class-filter"><option value="">all</option>{options}'
+        f"</select></label> · click a column heading to sort</div>"
+        f'<div style="overflow-x:auto"><table id="scores"><thead><tr>{head}</tr></thead>'
+        f"<tbody>{''.join(body)}</tbody></table></div>"
+    )
+
+
+def confirmed_findings(rows: Sequence[Mapping[str, Any]], truth: Mapping[tuple[str, str], Mapping[str, Any]]) -> str:
+    """The confirmed findings first, in one list (with the measured effect when the run has a known truth)."""
+    chosen = [r for r in rows if status(r) == STATUS_CONFIRMED]
+    if not chosen:
+        return "<p><b>No finding is confirmed</b> by the insertion test in this run.</p>"
+    items = []
+    for r in chosen:
+        way = "raises" if r["verdict"] == RAISES_CONFIRMED else "lowers"
+        known = truth.get((r["target"], r["concept"]))
+        measured = f"; measured effect in the scenes {float(known['effect']):+.2f}" if known else ""
+        items.append(f"<li><b>{_e(r['concept'])}</b> {way} <b>{_e(r['target'])}</b> at {_e(r['bottleneck'])} "
+                     f"(score {r['score_mean']:.2f}; insertion {r['insertion_effect']:+.2f} logit{measured})</li>")
+    contradicted = sum(r["verdict"] == CONTRADICTED for r in rows)
+    tail = f"<p>{contradicted} finding(s) contradicted by the insertion test (in the table).</p>" if contradicted else ""
+    return f'<h3>Confirmed findings</h3><ul class="findings">{"".join(items)}</ul>{tail}<h3>All significant findings</h3>'
+
+
+def findings(rows: Sequence[Mapping[str, Any]], classes: Sequence[str], bottlenecks: Sequence[str]) -> str:
+    """Per class, the concepts found significant, by direction and layer, in words."""
+    items = []
+    for target in classes:
+        lines = []
+        for verdict, word in ((RAISES, "Raise it"), (LOWERS, "Lower it")):
+            by_layer = []
+            for bottleneck in bottlenecks:
+                names = [f"{_e(r['concept'])} ({r['score_mean']:.2f}{_status_mark(r)})" for r in rows
+                         if r["target"] == target and r["bottleneck"] == bottleneck
+                         and r["verdict"].split(" (")[0] == verdict and r["verdict"] != CONTRADICTED]
+                names += [f"{_e(r['concept'])} ({r['score_mean']:.2f}, contradicted)" for r in rows
+                          if r["target"] == target and r["bottleneck"] == bottleneck and r["verdict"] == CONTRADICTED
+                          and (r["score_mean"] > 0.5) == (verdict == RAISES)]
+                if names:
+                    by_layer.append(f"at <b>{_e(bottleneck)}</b> {', '.join(names)}")
+            if by_layer:
+                lines.append(f"<li>{word}: {'; '.join(by_layer)}</li>")
+        if any(r["target"] == target and r["verdict"] == NOT_RECOGNISED for r in rows):
+            lines.append(f"<li>{_e(NOT_RECOGNISED)}: no concept can be significant for it</li>")
+        elif not lines:
+            lines.append("<li>no concept is significant at any layer</li>")
+        items.append(f"<li>Class <b>{_e(target)}</b><ul>{''.join(lines)}</ul></li>")
+    return f'<ul class="findings">{"".join(items)}</ul>'
+
+
+def _status_mark(row: Mapping[str, Any]) -> str:
+    return {STATUS_CONFIRMED: ", confirmed", STATUS_UNCONFIRMED: ", not confirmed"}.get(status(row) or "", "")
+
+
+def render(content: ReportContent) -> str:
+    """The whole page as HTML text."""
+    rows = content.rows
+    significant = sum(bool(r["significant"]) for r in rows)
+    tested = sum(bool(r["cav_learnable"]) for r in rows)
+    not_learnable = sum(r["verdict"] == NOT_LEARNABLE for r in rows)
+    cards = []
+    metrics = content.model_metrics or {}
+    for split in ("test", "val", "train"):
+        if split in metrics and metrics[split].get("accuracy") is not None:
+            cards.append((f"{split} accuracy", f"{metrics[split]['accuracy']:.3f}",
+                          f"{metrics[split].get('n_images', '?')} images"))
+    confirmed = sum(bool(r["confirmed"]) for r in rows)
+    cards += [
+        ("confirmed", f"{confirmed} of {significant}", "significant findings, by the insertion test"),
+        ("significant", f"{significant} of {tested}", "(class, concept, layer) tests"),
+        ("not learnable", str(not_learnable), "CAVs at chance"),
+        ("classes × concepts", f"{len(content.classes)} × {len({r['concept'] for r in rows})}",
+         f"{len(content.bottlenecks)} layer(s)"),
+    ]
+    card_html = "".join(f"<div class='card'>{_e(a)}<b>{_e(b)}</b><small>{_e(c)}</small></div>" for a, b, c in cards)
+    notes = "".join(f'<p class="note">{_e(note)}</p>' for note in content.notes)
+    nav = ['<a href="#findings">Findings</a>', '<a href="#how">How to read</a>']
+    sections = []
+    for section_id, heading, charts in content.sections:
+        nav.append(f'<a href="#{_e(section_id)}">{_e(heading)}</a>')
+        figures = "".join(
+            f'<figure><img src="{data_uri(chart.png)}" alt="{_e(chart.name)}">'
+            f"<figcaption>{_e(chart.caption or chart.name)} · <code>plots/{_e(chart.name)}</code></figcaption></figure>"
+            for chart in charts
+        )
+        sections.append(f'<section id="{_e(section_id)}"><h2>{_e(heading)}</h2>{figures}</section>')
+    nav += ['<a href="#scores-table">Scores table</a>', '<a href="#params">Parameters</a>']
+    return f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
+<title>{_e(content.title)}</title><link rel="icon" href="data:,"><style>{STYLE}</style></head>
+<body><main>
+<h1>{_e(content.title)}</h1>
+<nav>{''.join(nav)}</nav>
+{notes}
+<div class="summary">{card_html}</div>
+<section id="findings"><h2>Findings</h2>
+{confirmed_findings(rows, content.truth)}
+<p>Significant means: {_e(content.decision_text)}.</p>
+{findings(rows, content.classes, content.bottlenecks)}</section>
+<section id="how"><h2>How to read this</h2>{HOW_TO_READ.format(conf=content.confidence, decision=_e(content.decision_text))}</section>
+{''.join(sections)}
+<section id="scores-table"><h2>Scores table</h2>{scores_table(rows, content.classes)}</section>
+<section id="params"><h2>Parameters of this run</h2><pre>{_e(content.params_text)}</pre></section>
+</main><script>{SCRIPT}</script></body></html>
+"""

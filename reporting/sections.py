@@ -1,0 +1,150 @@
+"""The report's inputs from the model side, and every chart of the report, grouped in sections.
+
+The report stage reads the train stage's ``metrics.json`` and ``train_history.csv`` and the
+views stage's ``confusion.json``, ``feature_maps.npz`` and ``projections.npz`` through
+:func:`read_model_views` (each missing or malformed file is a :class:`PipelineError` naming
+it), then :func:`build_sections` renders the charts.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+
+from common.errors import PipelineError
+from reporting.html import Chart
+from common.params import Params
+from reporting.charts.scores import render_class_scores
+from reporting.charts.network import render_confusion, render_feature_maps, render_projection, render_training_curves
+from reporting.charts.overview import render_cav_accuracy, render_distributions, render_heatmap
+
+
+@dataclass
+class ModelViews:
+    """What the train and views stages measured of the model."""
+
+    metrics: dict[str, Any]
+    history: list[dict[str, float]]
+    confusion: dict[str, Any]
+    feature_maps: dict[str, np.ndarray]
+    projections: dict[str, np.ndarray]
+
+
+def _missing(path: Path, stage: str) -> PipelineError:
+    return PipelineError(f"{path}: not found (the {stage} stage writes it; run `dvc repro`)")
+
+
+def _json(path: Path, stage: str) -> Any:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise _missing(path, stage) from None
+    except (ValueError, UnicodeDecodeError) as error:
+        raise PipelineError(f"{path}: not valid JSON ({error})") from None
+
+
+def _npz(path: Path, stage: str) -> dict[str, np.ndarray]:
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            return {name: data[name] for name in data.files}
+    except FileNotFoundError:
+        raise _missing(path, stage) from None
+    except (ValueError, OSError) as error:
+        raise PipelineError(f"{path}: not a readable .npz archive ({error})") from None
+
+
+def read_history(path: Path) -> list[dict[str, float]]:
+    """The train stage's per-epoch history (``epoch`` and the metric columns) as floats."""
+    try:
+        with path.open(newline="", encoding="utf-8") as handle:
+            rows = list(csv.DictReader(handle))
+    except FileNotFoundError:
+        raise _missing(path, "train") from None
+    needed = ("epoch", "accuracy", "loss", "val_accuracy", "val_loss")
+    if not rows or any(column not in rows[0] for column in needed):
+        raise PipelineError(f"{path}: expected a CSV with columns {', '.join(needed)} and one row per epoch")
+    try:
+        return [{column: float(row[column] or "nan") for column in needed} for row in rows]
+    except ValueError as error:
+        raise PipelineError(f"{path}: {error}") from None
+
+
+def read_model_views(metrics: Path, history: Path, views: Path, classes: Sequence[str]) -> ModelViews:
+    """Read and check the model-side inputs of the report."""
+    confusion_path = views / "confusion.json"
+    confusion = _json(confusion_path, "views")
+    matrix = confusion.get("matrix") if isinstance(confusion, dict) else None
+    if (
+        not isinstance(confusion, dict)
+        or list(confusion.get("classes", [])) != list(classes)
+        or not isinstance(matrix, list)
+        or len(matrix) != len(classes)
+        or any(not isinstance(row, list) or len(row) != len(classes) for row in matrix)
+    ):
+        raise PipelineError(
+            f"{confusion_path}: expected classes {list(classes)} (as in params.yaml) and a "
+            f"{len(classes)}x{len(classes)} matrix; it is out of date or damaged: run `dvc repro`"
+        )
+    return ModelViews(
+        metrics=_json(metrics, "train"),
+        history=read_history(history),
+        confusion=confusion,
+        feature_maps=_npz(views / "feature_maps.npz", "views"),
+        projections=_npz(views / "projections.npz", "views"),
+    )
+
+
+def build_sections(rows: Sequence[Mapping[str, Any]], runs: Sequence[Mapping[str, Any]], views: ModelViews,
+                   params: Params) -> list[tuple[str, str, list[Chart]]]:
+    """Every chart, as (section id, heading, charts), in the order the report shows them."""
+    classes, bottlenecks, concepts = params.classes, params.tcav.bottlenecks, params.tcav.concepts
+    t = params.tcav
+    class_charts = [
+        Chart(f"tcav_{name}.png",
+              render_class_scores([r for r in rows if r["target"] == name], name, t.significance, t.confidence),
+              f"TCAV scores for class {name}, per concept and layer")
+        for name in classes
+    ]
+    heatmaps = [Chart(f"heatmap_{b}.png", render_heatmap(rows, b, t.significance), f"Class x concept scores at {b}")
+                for b in bottlenecks]
+    distributions = [
+        Chart(f"distributions_{name}.png", render_distributions(runs, name, bottlenecks, concepts),
+              f"Per-CAV scores of each concept vs the random-vs-random scores, class {name}")
+        for name in classes
+    ]
+    accuracy = [Chart("cav_accuracy.png", render_cav_accuracy(runs, concepts, bottlenecks, t.min_cav_accuracy),
+                      "Held-out accuracy of every concept CAV")]
+
+    maps = views.feature_maps
+    layers = [key.split("/", 1)[1] for key in maps if key.startswith("after/")]
+    network = [
+        Chart("training_curves.png", render_training_curves(views.history), "Accuracy and loss per epoch"),
+        Chart("confusion_matrix.png", render_confusion(views.confusion), "Confusion matrix on the test split"),
+    ]
+    network += [
+        Chart(f"feature_maps_{layer}.png",
+              render_feature_maps(maps["images"], maps["labels"], classes, layer, maps[f"before/{layer}"], maps[f"after/{layer}"]),
+              f"Feature maps of {layer} before and after training")
+        for layer in layers
+    ]
+    projections = views.projections
+    method = params.views.projection
+    network += [
+        Chart(f"projection_{b}.png",
+              render_projection(projections[f"{b}/xy"], projections["groups"], projections["kinds"], b, method,
+                                projections.get(f"{b}/explained")),
+              f"{method.upper()} of the activations at {b}: class, concept and random images")
+        for b in bottlenecks if f"{b}/xy" in projections
+    ]
+    return [
+        ("classes", "Scores per class", class_charts),
+        ("heatmaps", "Scores per layer", heatmaps),
+        ("distributions", "Concept vs random scores", distributions),
+        ("cav-quality", "CAV quality", accuracy),
+        ("network", "Inside the network", network),
+    ]

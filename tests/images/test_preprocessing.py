@@ -1,0 +1,221 @@
+"""images.preprocessing: decode, resize, deduplicate and split the class images (and its stage CLI)."""
+
+
+from __future__ import annotations
+
+
+import json
+
+
+import logging
+
+
+from pathlib import Path
+
+
+import numpy as np
+
+
+import pytest
+
+
+import yaml
+
+
+from PIL import Image
+
+
+from images import preprocessing
+
+
+from pipeline import preprocess
+
+
+from common.params import load_params
+
+
+CLASSES = ["fire", "water", "grass"]
+
+
+def write_params(folder: Path, seed: int = 3, split=None, image_size: int = 8) -> Path:
+    params = {
+        "seed": seed,
+        "classes": CLASSES,
+        "preprocess": {"image_size": image_size, "split": split or {"train": 0.6, "val": 0.2, "test": 0.2}},
+        "tcav": {"concepts": ["red"], "bottlenecks": ["pool1"], "num_random_exp": 2},
+        "crawl": {"num_random_sets": 2},
+    }
+    path = folder / f"params_{seed}.yaml"
+    path.write_text(yaml.safe_dump(params), encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def raw(tmp_path: Path) -> Path:
+    """20 small distinct images per class, as PNG and JPEG."""
+    root = tmp_path / "raw"
+    rng = np.random.default_rng(0)
+    for name in CLASSES:
+        (root / name).mkdir(parents=True)
+        for i in range(20):
+            pixels = rng.integers(0, 256, (12, 10, 3), dtype=np.uint8)
+            suffix = "jpg" if i % 5 == 0 else "png"
+            Image.fromarray(pixels).save(root / name / f"img{i:02d}.{suffix}")
+    return root
+
+
+def run_stage(tmp_path: Path, raw: Path, out_name: str = "processed", **params) -> tuple[int, Path]:
+    out = tmp_path / out_name
+    code = preprocess.main(["--params", str(write_params(tmp_path, **params)), "--raw", str(raw), "--out", str(out)])
+    return code, out
+
+
+def split_of(out: Path) -> dict[str, dict[str, list[str]]]:
+    return {
+        split: {name: sorted(p.name for p in (out / split / name).iterdir()) for name in CLASSES}
+        for split in ("train", "val", "test")
+    }
+
+
+def test_split_counts_match_fractions_and_splits_are_disjoint(tmp_path, raw):
+    code, out = run_stage(tmp_path, raw)
+    assert code == 0
+    split = split_of(out)
+    for name in CLASSES:
+        counts = [len(split[s][name]) for s in ("train", "val", "test")]
+        assert counts == [12, 4, 4]
+        together = split["train"][name] + split["val"][name] + split["test"][name]
+        assert sorted(together) == [f"img{i:02d}.png" for i in range(20)]  # disjoint, complete, renamed .png
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["splits"] == split
+    assert manifest["image_size"] == 8 and manifest["seed"] == 3 and manifest["skipped"] == []
+
+
+def test_images_are_decoded_resized_rgb_png(tmp_path, raw):
+    _, out = run_stage(tmp_path, raw)
+    path = next((out / "train" / "fire").iterdir())
+    with Image.open(path) as image:
+        assert image.format == "PNG" and image.mode == "RGB" and image.size == (8, 8)
+        source = raw / "fire" / path.name
+        expected = Image.open(source).convert("RGB").resize((8, 8), Image.BILINEAR)
+        assert image.tobytes() == expected.tobytes()
+
+
+def test_same_seed_same_split_different_seed_different_split(tmp_path, raw):
+    _, a = run_stage(tmp_path, raw, "a", seed=3)
+    _, b = run_stage(tmp_path, raw, "b", seed=3)
+    _, c = run_stage(tmp_path, raw, "c", seed=4)
+    assert split_of(a) == split_of(b)
+    assert (a / "manifest.json").read_bytes() == (b / "manifest.json").read_bytes()
+    assert split_of(a) != split_of(c)
+    assert all(len(split_of(c)["test"][name]) == 4 for name in CLASSES)
+
+
+def test_split_is_stratified_per_class_and_stable_when_classes_change():
+    names = [f"{i:03d}.png" for i in range(50)]
+    fractions = {"train": 0.7, "val": 0.1, "test": 0.2}
+    first = preprocessing.split_names(names, fractions, 1, "fire")
+    assert [len(first[s]) for s in ("train", "val", "test")] == [35, 5, 10]
+    assert first == preprocessing.split_names(list(reversed(names)), fractions, 1, "fire")  # order of listing
+    assert first != preprocessing.split_names(names, fractions, 1, "water")  # each class its own stream
+
+
+def test_text_file_named_jpg_is_skipped_with_a_warning(tmp_path, raw, caplog):
+    (raw / "water" / "x.jpg").write_text("this is not an image")
+    params = load_params(write_params(tmp_path))
+    with caplog.at_level(logging.WARNING):
+        manifest = preprocessing.run(params, raw, tmp_path / "processed")
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 1 and str(raw / "water" / "x.jpg") in warnings[0]
+    assert manifest["skipped"][0]["file"] == "water/x.jpg"
+    assert str(tmp_path) not in json.dumps(manifest)  # no machine-specific paths in the manifest
+    every = [n for split in split_of(tmp_path / "processed").values() for n in split["water"]]
+    assert len(every) == 20 and "x.png" not in every
+
+
+def test_text_file_skipped_through_the_cli_too(tmp_path, raw, capsys):
+    (raw / "fire" / "notes.txt").write_text("hello")
+    code, out = run_stage(tmp_path, raw)
+    assert code == 0
+    assert "notes.txt" in capsys.readouterr().err
+    assert json.loads((out / "manifest.json").read_text())["skipped"][0]["file"] == "fire/notes.txt"
+
+
+def test_same_stem_files_do_not_overwrite_each_other(tmp_path, raw):
+    Image.new("RGB", (5, 5), (1, 2, 3)).save(raw / "grass" / "img01.jpg")  # img01.png exists too
+    code, out = run_stage(tmp_path, raw)
+    assert code == 0
+    every = [n for split in split_of(out).values() for n in split["grass"]]
+    # img01.jpg comes first in name order and keeps the plain name; the manifest tells.
+    assert len(every) == 21 and "img01.png" in every and "img01_png.png" in every
+    renamed = json.loads((out / "manifest.json").read_text())["renamed"]
+    assert renamed == {"grass": {"img01_png.png": "img01.png"}}
+
+
+def test_missing_class_folder_is_exit_2_naming_it(tmp_path, raw, capsys):
+    for path in (raw / "grass").iterdir():
+        path.unlink()
+    (raw / "grass").rmdir()
+    code, out = run_stage(tmp_path, raw)
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    [line] = [line for line in err.splitlines() if line.startswith("error:")]
+    assert str(raw / "grass") in line and "fire, water" in line
+    assert not out.exists()
+
+
+def test_too_few_usable_images_is_an_error_naming_the_folder(tmp_path, raw, capsys):
+    for path in sorted((raw / "water").iterdir())[1:]:
+        path.unlink()
+    (raw / "water" / "broken.png").write_bytes(b"\x89PNG broken")
+    code, _ = run_stage(tmp_path, raw)
+    assert code == 2
+    err = capsys.readouterr().err
+    assert f"error: class folder {str(raw / 'water')!r} has 1 usable image(s)" in err
+
+
+def test_a_split_left_empty_is_an_error_naming_class_and_counts(tmp_path, raw, capsys):
+    for path in sorted((raw / "fire").iterdir())[2:]:
+        path.unlink()
+    code, _ = run_stage(tmp_path, raw)
+    assert code == 2
+    line = [line for line in capsys.readouterr().err.splitlines() if line.startswith("error:")][0]
+    assert "'fire'" in line and "train 0, val 1, test 1" in line
+
+
+def test_val_fraction_zero_is_allowed(tmp_path, raw):
+    code, out = run_stage(tmp_path, raw, split={"train": 0.75, "val": 0.0, "test": 0.25})
+    assert code == 0
+    split = split_of(out)
+    assert [len(split[s]["fire"]) for s in ("train", "val", "test")] == [15, 0, 5]
+
+
+def test_failed_run_keeps_previous_output(tmp_path, raw):
+    code, out = run_stage(tmp_path, raw)
+    before = (out / "manifest.json").read_bytes()
+    (raw / "fire" / "img00.jpg").unlink()
+    for path in (raw / "water").iterdir():
+        path.unlink()
+    assert run_stage(tmp_path, raw)[0] == 2
+    assert (out / "manifest.json").read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []
+
+
+def test_duplicates_within_and_across_classes_are_dropped_before_the_split(tmp_path, raw):
+    from tests.image_fixtures import encode, scene
+
+    (raw / "water" / "copy_of_fire.png").write_bytes((raw / "fire" / "img03.png").read_bytes())
+    scene(1, 64).save(raw / "grass" / "photo.png")
+    (raw / "grass" / "photo_small.jpg").write_bytes(encode(scene(1, 64).resize((48, 48)), "JPEG", quality=85))
+    (raw / "grass" / "manifest.json").write_text("{}")  # the crawl's provenance file is not an image
+    code, out = run_stage(tmp_path, raw)
+    assert code == 0
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert [(d["file"], d["of"], d["kind"]) for d in manifest["duplicates"]] == [
+        ("water/copy_of_fire.png", "fire/img03.png", "exact"),
+        ("grass/photo_small.jpg", "grass/photo.png", "near"),
+    ]
+    assert manifest["skipped"] == []
+    kept = [name for split in ("train", "val", "test") for name in manifest["splits"][split]["water"]]
+    assert "copy_of_fire.png" not in kept and len(kept) == 20

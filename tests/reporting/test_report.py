@@ -1,0 +1,347 @@
+"""Tests for the report stage (pipeline.report) and its charts (reporting.charts.base)."""
+
+from __future__ import annotations
+
+import csv
+import itertools
+import json
+import math
+import struct
+from pathlib import Path
+
+import numpy as np
+import pytest
+from matplotlib.image import imread
+
+from common.files import npz_bytes
+from reporting.charts.scores import render_class_scores
+from tcavcore.verdicts import NOT_RECOGNISED
+from pipeline.report import main
+
+CLASSES = ["fire", "water", "grass"]
+CONCEPTS = ["red", "blue", "striped"]
+BOTTLENECKS = ["pool1", "conv3"]
+N_RANDOM = 4
+RUN_HEADER = "target,concept,random,bottleneck,alpha,kind,score,magnitude,cav_accuracy,n_examples".split(",")
+SCORE_COLUMNS = [
+    "target", "concept", "bottleneck", "alpha", "verdict", "score_mean", "score_std", "score_ci_low", "score_ci_high",
+    "random_mean", "random_std", "effect_size", "p_random", "p_random_adjusted", "p_half", "p_half_adjusted",
+    "significant", "cav_learnable", "cav_accuracy", "cav_accuracy_std", "magnitude_mean", "n_random", "n_examples",
+    "insertion_effect", "insertion_ci_low", "insertion_ci_high", "insertion_p", "insertion_p_adjusted", "confirmed",
+]  # fmt: skip
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+EXPECTED_CHARTS = [
+    *(f"tcav_{c}.png" for c in CLASSES), *(f"heatmap_{b}.png" for b in BOTTLENECKS),
+    *(f"distributions_{c}.png" for c in CLASSES), "cav_accuracy.png", "training_curves.png", "confusion_matrix.png",
+    "feature_maps_conv1.png", *(f"projection_{b}.png" for b in BOTTLENECKS),
+]  # fmt: skip
+
+
+def write_params(folder: Path, alphas=(0.1,)) -> Path:
+    path = folder / "params.yaml"
+    path.write_text(
+        "seed: 1\n"
+        f"classes: [{', '.join(CLASSES)}]\n"
+        "crawl: {num_random_sets: 4}\n"
+        "tcav:\n"
+        f"  concepts: [{', '.join(CONCEPTS)}]\n"
+        f"  bottlenecks: [{', '.join(BOTTLENECKS)}]\n"
+        f"  num_random_exp: {N_RANDOM}\n"
+        f"  alphas: [{', '.join(map(repr, alphas))}]\n"
+        "  significance: 0.05\n",
+        encoding="utf-8",
+    )
+    return path
+
+
+def planted_level(target: str, concept: str) -> float:
+    """fire is red, water is blue; everything else looks like random."""
+    return {("fire", "red"): 0.92, ("water", "blue"): 0.88}.get((target, concept), 0.5)
+
+
+def write_runs(path: Path, alphas=(0.1,), seed=0) -> Path:
+    rng = np.random.default_rng(seed)
+    randoms = [f"random500_{i}" for i in range(N_RANDOM)]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle, lineterminator="\n")
+        writer.writerow(RUN_HEADER)
+        for target, bottleneck, alpha in itertools.product(CLASSES, BOTTLENECKS, alphas):
+            for concept, random in itertools.product(CONCEPTS, randoms):
+                score = float(np.clip(planted_level(target, concept) + rng.normal(0, 0.03), 0, 1))
+                # grass/striped has all-zero derivatives: magnitude is NaN.
+                magnitude = math.nan if (target, concept) == ("grass", "striped") else float(rng.uniform())
+                accuracy = float(rng.uniform(0.7, 1.0))
+                writer.writerow([target, concept, random, bottleneck, repr(alpha), "concept", repr(score),
+                                 repr(magnitude), repr(accuracy), 20])  # fmt: skip
+            for first, second in itertools.permutations(randoms, 2):
+                score = float(np.clip(0.5 + rng.normal(0, 0.12), 0, 1))
+                writer.writerow([target, first, second, bottleneck, repr(alpha), "random", repr(score),
+                                 repr(float(rng.uniform())), repr(float(rng.uniform(0.4, 0.6))), 20])  # fmt: skip
+    return path
+
+
+GOOD_CONFUSION = [[20, 0, 0], [1, 19, 0], [0, 2, 18]]
+
+
+def write_model_views(folder: Path, matrix=GOOD_CONFUSION, seed=0) -> None:
+    """What the train and views stages write, small and made up."""
+    rng = np.random.default_rng(seed)
+    results = folder / "results"
+    results.mkdir(parents=True, exist_ok=True)
+    n_test = int(np.sum(matrix))
+    (results / "metrics.json").write_text(json.dumps({"test": {"accuracy": 0.9, "loss": 0.3, "n_images": n_test}}))
+    (results / "train_history.csv").write_text(
+        "epoch,accuracy,loss,val_accuracy,val_loss\n1,0.500000,1.000000,0.600000,0.900000\n2,0.800000,0.500000,0.850000,0.400000\n"
+    )
+    views = results / "views"
+    views.mkdir(exist_ok=True)
+    accuracy = float(np.trace(matrix) / n_test)
+    (views / "confusion.json").write_text(json.dumps({"classes": CLASSES, "matrix": matrix, "n_images": n_test,
+                                                      "accuracy": accuracy}))
+    maps = {"images": rng.integers(0, 255, (3, 8, 8, 3), dtype=np.uint8), "labels": np.arange(3)}
+    for when in ("before", "after"):
+        maps[f"{when}/conv1"] = rng.random((3, 8, 8, 4), dtype=np.float32)
+    (views / "feature_maps.npz").write_bytes(npz_bytes(maps))
+    groups = np.array([name for name in [*CLASSES, *CONCEPTS, "random"] for _ in range(5)])
+    kinds = np.array([k for k in ["class"] * 3 + ["concept"] * 3 + ["random"] for _ in range(5)])
+    projections = {"groups": groups, "kinds": kinds}
+    for bottleneck in BOTTLENECKS:
+        projections[f"{bottleneck}/xy"] = rng.normal(size=(len(groups), 2)).astype(np.float32)
+        projections[f"{bottleneck}/explained"] = np.array([0.4, 0.2], dtype=np.float32)
+    (views / "projections.npz").write_bytes(npz_bytes(projections))
+    write_checks(folder)  # the insertion and truth stages' tables, which the report reads too
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    write_params(tmp_path)
+    write_runs(tmp_path / "results" / "tcav" / "runs.csv")
+    write_model_views(tmp_path)
+    return tmp_path
+
+
+def write_checks(folder: Path) -> None:
+    """The insertion stage's table (the own colours raise their class, everything else nothing) and no truth."""
+    from pipeline.insertion import insertion_csv
+    from pipeline.truth import truth_csv
+
+    own = {("fire", "red"), ("water", "blue"), ("grass", "green")}
+    rows = [{"target": t, "concept": c, "control": "random", "carrier": "class", "effect": 0.4 if (t, c) in own else 0.01,
+             "ci_low": 0.2 if (t, c) in own else -0.1, "ci_high": 0.6 if (t, c) in own else 0.1,
+             "p": 1e-4 if (t, c) in own else 0.8, "p_adjusted": 1e-3 if (t, c) in own else 1.0, "n_images": 20, "draws": 4}
+            for t in CLASSES for c in CONCEPTS]
+    (folder / "results" / "tcav").mkdir(parents=True, exist_ok=True)
+    (folder / "results" / "tcav" / "insertion.csv").write_text(insertion_csv(rows))
+    (folder / "results" / "truth.csv").write_text(truth_csv([]))
+
+
+def run_report(folder: Path) -> int:
+    results = folder / "results"
+    return main(
+        [
+            "--params", str(folder / "params.yaml"),
+            "--runs", str(results / "tcav" / "runs.csv"),
+            "--metrics", str(results / "metrics.json"),
+            "--history", str(results / "train_history.csv"),
+            "--views", str(results / "views"),
+            "--insertion", str(results / "tcav" / "insertion.csv"),
+            "--truth", str(results / "truth.csv"),
+            "--out", str(results),
+        ]
+    )  # fmt: skip
+
+
+def png_size(path: Path) -> tuple[int, int]:
+    data = path.read_bytes()
+    assert data[:8] == PNG_SIGNATURE and data[12:16] == b"IHDR"
+    return struct.unpack(">II", data[16:24])
+
+
+def test_report_writes_scores_metrics_and_charts(project: Path, capsys):
+    assert run_report(project) == 0
+    results = project / "results"
+
+    with (results / "scores.csv").open(newline="", encoding="utf-8") as handle:
+        reader = csv.DictReader(handle)
+        assert reader.fieldnames == SCORE_COLUMNS
+        rows = list(reader)
+    assert [(r["target"], r["concept"], r["bottleneck"], r["alpha"]) for r in rows] == [
+        (t, c, b, "0.1") for t, c, b in itertools.product(CLASSES, CONCEPTS, BOTTLENECKS)
+    ]
+    significant = {(r["target"], r["concept"]) for r in rows if r["significant"] == "True"}
+    assert {("fire", "red"), ("water", "blue")} <= significant
+    confirmed = {(r["target"], r["concept"]) for r in rows if r["confirmed"] == "True"}
+    assert confirmed and confirmed <= {("fire", "red"), ("water", "blue"), ("grass", "green")} & significant
+    assert all(r["verdict"].endswith("(not confirmed)") for r in rows
+               if r["significant"] == "True" and (r["target"], r["concept"]) not in confirmed)
+    assert all(r["n_random"] == str(N_RANDOM) and r["n_examples"] == "20" for r in rows)
+    nan_rows = [r for r in rows if (r["target"], r["concept"]) == ("grass", "striped")]
+    assert nan_rows and all(r["magnitude_mean"] == "" for r in nan_rows)
+
+    def no_constants(name):
+        raise AssertionError(f"JSON holds {name}")
+
+    data = json.loads((results / "scores.json").read_text(encoding="utf-8"), parse_constant=no_constants)
+    assert len(data) == len(rows) == len(CLASSES) * len(CONCEPTS) * len(BOTTLENECKS)
+    assert all(list(item) == SCORE_COLUMNS for item in data)
+    assert [item["p_random_adjusted"] for item in data] == [float(r["p_random_adjusted"]) for r in rows]
+    assert all(item["p_random_adjusted"] >= item["p_random"] for item in data)
+    assert all(item["magnitude_mean"] is None for item in data if (item["target"], item["concept"]) == ("grass", "striped"))
+    assert all(isinstance(item["significant"], bool) for item in data)
+
+    metrics = json.loads((results / "tcav_metrics.json").read_text(encoding="utf-8"))
+    assert metrics["tests"] == len(rows)
+    assert metrics["significant"] == sum(item["significant"] for item in data)
+    for bottleneck in BOTTLENECKS:
+        assert metrics["bottlenecks"][bottleneck]["significant"] == sum(
+            item["significant"] for item in data if item["bottleneck"] == bottleneck
+        )
+        assert metrics["bottlenecks"][bottleneck]["tests"] == len(CLASSES) * len(CONCEPTS)
+
+    plots = sorted(p.name for p in (results / "plots").iterdir())
+    assert plots == sorted(EXPECTED_CHARTS)
+    for name in plots:
+        assert imread(results / "plots" / name).ndim == 3  # decodes as an image
+
+    log = capsys.readouterr().err
+    assert "class fire" in log and "red" in log  # the per-class table
+    assert str(results / "scores.csv") in log and str(results / "plots") in log and "tcav_metrics.json" in log
+
+
+def test_rerun_is_byte_identical_and_drops_stale_charts(project: Path):
+    stale = project / "results" / "plots" / "tcav_removed_class.png"
+    stale.parent.mkdir(parents=True)
+    stale.write_bytes(b"old")
+    assert run_report(project) == 0
+    files = ["scores.csv", "scores.json", "tcav_metrics.json", "report.html", *(f"plots/{name}" for name in EXPECTED_CHARTS)]
+    first = {name: (project / "results" / name).read_bytes() for name in files}
+    assert not stale.exists()
+    assert run_report(project) == 0
+    assert {name: (project / "results" / name).read_bytes() for name in files} == first
+
+
+def test_missing_runs_file_is_one_error_line_and_keeps_old_outputs(tmp_path: Path, capsys):
+    write_params(tmp_path)
+    old = tmp_path / "results" / "scores.csv"
+    old.parent.mkdir(parents=True)
+    old.write_text("previous scores\n", encoding="utf-8")
+    assert run_report(tmp_path) == 2
+    errors = [line for line in capsys.readouterr().err.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1
+    assert str(tmp_path / "results" / "tcav" / "runs.csv") in errors[0]
+    assert old.read_text(encoding="utf-8") == "previous scores\n"
+    assert not (tmp_path / "results" / "plots").exists()
+
+
+def test_missing_columns_are_named(project: Path, capsys):
+    runs = project / "results" / "tcav" / "runs.csv"
+    lines = runs.read_text(encoding="utf-8").splitlines()
+    header = lines[0].split(",")
+    drop = [header.index("cav_accuracy"), header.index("kind")]
+    runs.write_text(
+        "\n".join(",".join(c for i, c in enumerate(line.split(",")) if i not in drop) for line in lines) + "\n",
+        encoding="utf-8",
+    )
+    assert run_report(project) == 2
+    (error,) = [line for line in capsys.readouterr().err.splitlines() if line.startswith("error:")]
+    assert str(runs) in error and "kind, cav_accuracy" in error and "n_examples" in error  # missing + expected
+    assert not (project / "results" / "scores.csv").exists()
+
+
+def test_bad_value_names_line_and_column(project: Path, capsys):
+    runs = project / "results" / "tcav" / "runs.csv"
+    lines = runs.read_text(encoding="utf-8").splitlines()
+    cells = lines[3].split(",")
+    cells[RUN_HEADER.index("score")] = "1.7"
+    lines[3] = ",".join(cells)
+    runs.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    assert run_report(project) == 2
+    err = capsys.readouterr().err
+    assert f"{runs}, line 4: column 'score'" in err
+
+
+def test_runs_not_matching_params_is_an_error(project: Path, capsys):
+    write_params(project, alphas=(0.1, 1.0))  # runs.csv has no alpha 1.0
+    assert run_report(project) == 2
+    (error,) = [line for line in capsys.readouterr().err.splitlines() if line.startswith("error:")]
+    assert "tcav.alphas" in error and "1.0" in error and "dvc repro" in error
+
+
+def test_several_alphas_give_one_row_each_and_stacked_panels(tmp_path: Path):
+    write_params(tmp_path, alphas=(1.0, 0.1))
+    write_runs(tmp_path / "results" / "tcav" / "runs.csv", alphas=(1.0, 0.1))
+    write_model_views(tmp_path)
+    assert run_report(tmp_path) == 0
+    data = json.loads((tmp_path / "results" / "scores.json").read_text(encoding="utf-8"))
+    assert len(data) == len(CLASSES) * len(CONCEPTS) * len(BOTTLENECKS) * 2
+    assert [item["alpha"] for item in data[:4]] == [0.1, 1.0, 0.1, 1.0]  # ascending within a group
+
+    one = [item for item in data if item["target"] == "fire" and item["alpha"] == 0.1]
+    two = [item for item in data if item["target"] == "fire"]
+    single, stacked = tmp_path / "one.png", tmp_path / "two.png"
+    single.write_bytes(render_class_scores(one, "fire", 0.05))
+    stacked.write_bytes(render_class_scores(two, "fire", 0.05))
+    (w1, h1), (w2, h2) = png_size(single), png_size(stacked)
+    assert w1 == w2 and h2 > 1.6 * h1
+
+
+def test_chart_is_deterministic_and_marks_non_significant(project: Path):
+    assert run_report(project) == 0
+    data = json.loads((project / "results" / "scores.json").read_text(encoding="utf-8"))
+    rows = [item for item in data if item["target"] == "fire"]
+    png = render_class_scores(rows, "fire", 0.05)
+    assert png == render_class_scores(rows, "fire", 0.05)
+    assert b"Software" not in png and b"matplotlib" not in png.lower()
+    all_significant = [dict(item, significant=True) for item in rows]
+    assert render_class_scores(all_significant, "fire", 0.05) != png
+
+
+def test_a_class_the_model_does_not_recognise_is_never_significant(tmp_path: Path, capsys):
+    write_params(tmp_path)
+    write_runs(tmp_path / "results" / "tcav" / "runs.csv")
+    # grass: true grass images are predicted grass no more often than other images are.
+    write_model_views(tmp_path, matrix=[[14, 0, 6], [0, 14, 6], [7, 7, 6]])
+    assert run_report(tmp_path) == 0
+    with (tmp_path / "results" / "scores.csv").open(newline="", encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    grass = [r for r in rows if r["target"] == "grass"]
+    assert grass and all(r["verdict"] == NOT_RECOGNISED and r["significant"] == "False" for r in grass)
+    assert all(r["p_random"] != "" and r["p_random_adjusted"] == "" for r in grass)  # raw kept, withheld
+    assert {(r["target"], r["concept"]) for r in rows if r["significant"] == "True"} >= {("fire", "red"), ("water", "blue")}
+    metrics = json.loads((tmp_path / "results" / "tcav_metrics.json").read_text(encoding="utf-8"))
+    assert metrics["not_recognised"] == len(grass)
+    assert "does not recognise class 'grass'" in capsys.readouterr().err
+    assert "does not recognise class grass" in (tmp_path / "results" / "report.html").read_text(encoding="utf-8")
+
+
+def test_report_html_is_self_contained_and_escapes_params(project: Path):
+    params = project / "params.yaml"
+    params.write_text(params.read_text(encoding="utf-8") + "# <script>alert('x')</script> & more\n", encoding="utf-8")
+    assert run_report(project) == 0
+    page = (project / "results" / "report.html").read_text(encoding="utf-8")
+    assert "<script>alert" not in page and "&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt; &amp; more" in page
+    assert page.count("<script>") == 1  # the page's own sorting script, inline
+    assert "http://" not in page and "https://" not in page  # nothing to fetch
+    assert page.count('src="data:image/png;base64,') == len(EXPECTED_CHARTS)
+
+
+@pytest.mark.parametrize("missing", ["views/confusion.json", "views/projections.npz", "train_history.csv", "metrics.json"])
+def test_missing_model_side_input_is_named_and_old_outputs_stay(project: Path, capsys, missing):
+    old = project / "results" / "report.html"
+    old.write_text("previous report", encoding="utf-8")
+    (project / "results" / missing).unlink()
+    assert run_report(project) == 2
+    (error,) = [line for line in capsys.readouterr().err.splitlines() if line.startswith("error:")]
+    assert str(project / "results" / missing) in error and "dvc repro" in error
+    assert old.read_text(encoding="utf-8") == "previous report"
+
+
+def test_confusion_matrix_of_other_classes_is_out_of_date(project: Path, capsys):
+    write_model_views(project, matrix=[[10, 0], [0, 10]])
+    data = json.loads((project / "results" / "views" / "confusion.json").read_text())
+    data["classes"] = ["fire", "water"]
+    (project / "results" / "views" / "confusion.json").write_text(json.dumps(data))
+    assert run_report(project) == 2
+    (error,) = [line for line in capsys.readouterr().err.splitlines() if line.startswith("error:")]
+    assert "confusion.json" in error and "out of date" in error
