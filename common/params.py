@@ -160,7 +160,7 @@ class TcavParams(_Strict):
     cav_model: Literal["linear", "logistic", "pattern"] = "linear"
     # `spatial_mean`: CAVs learned and scored on activations and gradients averaged over
     # height and width (conv layers); `none`: flattened, as the tcav library does.
-    pooling: Literal["none", "spatial_mean"] = "none"
+    pooling: Literal["none", "spatial_mean"] = "spatial_mean"
     alphas: list[float] = Field([0.1], min_length=1)
     target_split: Literal["train", "val", "test"] = "test"
     max_examples: int = Field(150, ge=2, le=100_000)
@@ -206,7 +206,7 @@ class InsertionParams(_Strict):
     """The concept insertion test (stage ``insertion``, ``tcavcore/insertion.py``)."""
 
     # What is pasted into the same region as the concept, to compare with (see README).
-    control: Literal["blur", "elsewhere", "mean", "random"] = "random"
+    control: Literal["blur", "elsewhere", "mean", "random"] = "elsewhere"
     # Side of the square region, as a share of the image side; where it goes.
     region: float = Field(0.3, gt=0, le=1)
     placement: Literal["random", "center"] = "random"

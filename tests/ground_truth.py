@@ -66,8 +66,6 @@ def failures(scores: dict[tuple[str, str], dict]) -> list[str]:
 
 # --------------------------------------------------------------------------- the measured truth
 
-#: The texture world's planted answer: each class's own texture.
-OWN_TEXTURE = {"tiger": "striped", "leopard": "dotted", "giraffe": "checkered"}
 
 
 def read_truth(project: Path) -> dict[tuple[str, str], dict]:
