@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed-$(shell cksum < requirements.txt | cut -d' ' -f1)
 export PATH := $(BIN):$(PATH)
 export DVC_NO_ANALYTICS := 1
 
-.PHONY: install browser run test test-fast bench clean-results
+.PHONY: install browser run test test-fast bench layers clean-results
 
 install: $(STAMP)
 
@@ -35,6 +35,10 @@ test: install browser
 # Developers' quick loop: everything but the real-pipeline runs (CI runs `make test`).
 test-fast: install browser
 	$(PYTHON) -m pytest -m "not slow"
+
+# The layers of the model params.yaml names that can be tcav.bottlenecks, with output shapes.
+layers: install
+	$(PYTHON) -m pipeline.layers
 
 bench: install .dvc/config
 	$(PYTHON) benchmarks/make_run_time.py

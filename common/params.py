@@ -117,9 +117,10 @@ class CrawlParams(_Strict):
 
 
 class SplitParams(_Strict):
-    train: float = Field(0.6, gt=0, lt=1)
+    # train may be 0 only with an outside model (model.source other than train): nothing is trained.
+    train: float = Field(0.6, ge=0, lt=1)
     val: float = Field(0.2, ge=0, lt=1)
-    test: float = Field(0.2, gt=0, lt=1)
+    test: float = Field(0.2, gt=0, le=1)
 
     @model_validator(mode="after")
     def _sums_to_one(self) -> "SplitParams":
@@ -231,6 +232,88 @@ class ViewsParams(_Strict):
     projection_images: int = Field(40, ge=2, le=100_000)
 
 
+#: ``model.input.preprocessing`` names: the keras.applications modules with a ``preprocess_input``.
+KERAS_PREPROCESSING = (
+    "convnext", "densenet", "efficientnet", "efficientnet_v2", "inception_resnet_v2", "inception_v3",
+    "mobilenet", "mobilenet_v2", "mobilenet_v3", "nasnet", "resnet", "resnet50", "resnet_v2", "vgg16",
+    "vgg19", "xception",
+)
+#: Where the model comes from: ``train`` (the built-in CNN, trained here) or a user's own model.
+ModelSource = Literal["train", "keras", "savedmodel", "frozen"]
+#: Where the train stage writes the built-in model; ``model.path`` for ``model.source: train``.
+TRAINED_MODEL = "models/trained/model.keras"
+
+
+class ModelInputParams(_Strict):
+    """How a pipeline image (RGB in [0, 1], preprocess.image_size square) becomes the model's input."""
+
+    # The model's input range: [0, 1] maps linearly onto [low, high] (e.g. [0, 255], [-1, 1]).
+    value_range: list[float] = Field([0.0, 1.0], min_length=2, max_length=2)
+    # Or a keras.applications preprocessing function by module name (e.g. mobilenet_v2), applied
+    # to RGB values in [0, 255] as Keras documents.
+    preprocessing: Optional[Literal[KERAS_PREPROCESSING]] = None  # type: ignore[valid-type]
+
+    @field_validator("value_range", mode="before")
+    @classmethod
+    def _numbers(cls, value):
+        if isinstance(value, list):
+            return [float(v) if isinstance(v, int) and not isinstance(v, bool) else v for v in value]
+        return value
+
+    @model_validator(mode="after")
+    def _one_recipe(self) -> "ModelInputParams":
+        low, high = self.value_range
+        if not low < high:
+            raise ValueError(f"value_range must be [low, high] with low < high, got {self.value_range}")
+        if self.preprocessing is not None and (low, high) != (0.0, 1.0):
+            raise ValueError("give either value_range or preprocessing, not both "
+                             f"(preprocessing {self.preprocessing!r} sets the range itself)")
+        return self
+
+
+class ModelParams(_Strict):
+    """The model TCAV explains: the built-in CNN (``train``) or the user's own."""
+
+    source: ModelSource = "train"
+    # The model: a .keras/.h5 file (keras), a SavedModel folder (savedmodel) or a frozen GraphDef
+    # .pb (frozen). With source train: where the train stage writes it (leave as is).
+    path: str = Field(TRAINED_MODEL, min_length=1)
+    # The model's class names in output order: a list, or a text file with one name a line;
+    # null: `classes` in their order. `classes` are the ones scored: all or some of these.
+    labels: Optional[list[str] | str] = None
+    input: ModelInputParams = ModelInputParams()
+    # Frozen graphs: tensor names of the image input and of the logits (or of the softmax output,
+    # whose input is then taken); null: found in the graph.
+    input_tensor: Optional[str] = None
+    logits_tensor: Optional[str] = None
+    # SavedModel: the serving signature to convert.
+    signature: str = Field("serving_default", min_length=1)
+
+    @model_validator(mode="after")
+    def _path_fits_source(self) -> "ModelParams":
+        if self.source == "train":
+            if self.path != TRAINED_MODEL:
+                raise ValueError(f"path {self.path!r} is only read with an outside model: with source 'train' the "
+                                 f"train stage writes {TRAINED_MODEL}; set source to keras, savedmodel or frozen")
+            if self.labels is not None or self.input_tensor or self.logits_tensor:
+                raise ValueError("labels, input_tensor and logits_tensor describe an outside model; with source "
+                                 "'train' the classes are `classes`")
+            if self.input != ModelInputParams():
+                raise ValueError("input describes an outside model's input; the built-in model takes [0, 1] images")
+        else:
+            if Path(self.path).as_posix() == TRAINED_MODEL or Path(self.path).as_posix().startswith("models/trained/"):
+                raise ValueError(f"path: with source {self.source!r}, set path to your model "
+                                 f"({TRAINED_MODEL} is where the train stage writes the built-in one)")
+            if self.source == "keras" and (self.input_tensor or self.logits_tensor):
+                raise ValueError("input_tensor and logits_tensor name tensors of a frozen graph or SavedModel; "
+                                 "a Keras model's logits are found from its layers")
+            if self.source == "savedmodel" and self.input_tensor:
+                raise ValueError("input_tensor: a SavedModel's input is its signature's")
+        if isinstance(self.labels, list):
+            _check_names(self.labels, "model.labels")
+        return self
+
+
 class Params(_Strict):
     seed: int = Field(ge=0, le=2**31 - 1)
     classes: list[str] = Field(min_length=2)
@@ -241,6 +324,7 @@ class Params(_Strict):
     insertion: InsertionParams = InsertionParams()
     truth: TruthParams = TruthParams()
     views: ViewsParams = ViewsParams()
+    model: ModelParams = ModelParams()
 
     @field_validator("classes")
     @classmethod
@@ -254,6 +338,13 @@ class Params(_Strict):
                 f"tcav.num_random_exp ({self.tcav.num_random_exp}) needs at least that many random sets, "
                 f"but crawl.num_random_sets is {self.crawl.num_random_sets}"
             )
+        if self.model.source == "train" and self.preprocess.split.train == 0:
+            raise ValueError("preprocess.split.train is 0: the built-in model needs training images; only an "
+                             "outside model (model.source keras, savedmodel or frozen) does without")
+        if isinstance(self.model.labels, list):
+            missing = [c for c in self.classes if c not in self.model.labels]
+            if missing:
+                raise ValueError(f"classes {missing} are not in model.labels {self.model.labels}")
         clash = sorted(set(self.classes) & set(self.tcav.concepts))
         if clash:
             raise ValueError(f"names used both as a class and as a concept: {clash}")

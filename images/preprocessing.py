@@ -66,8 +66,10 @@ def split_counts(n: int, fractions: dict[str, float]) -> dict[str, int]:
     def part(fraction: float) -> int:
         return max(1, math.floor(n * fraction + 0.5)) if fraction > 0 else 0
 
-    test = part(fractions["test"])
     val = part(fractions["val"])
+    if fractions["train"] == 0:  # an outside model: no training images; test takes the rest
+        return {"train": 0, "val": val, "test": n - val}
+    test = part(fractions["test"])
     return {"train": n - val - test, "val": val, "test": test}
 
 
@@ -78,7 +80,8 @@ def split_names(names: list[str], fractions: dict[str, float], seed: int, class_
     fraction is 0). Each returned list is sorted by name.
     """
     counts = split_counts(len(names), fractions)
-    needed = [s for s in SPLITS if counts[s] < 1 and (s != "val" or fractions["val"] > 0)]
+    # val may be empty (fraction 0), and train with an outside model (nothing is trained)
+    needed = [s for s in SPLITS if counts[s] < 1 and (s == "test" or fractions[s] > 0)]
     if needed:
         shown = ", ".join(f"{s} {max(counts[s], 0)}" for s in SPLITS)
         raise PipelineError(

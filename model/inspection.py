@@ -87,8 +87,69 @@ def projection_sets(params: Params, processed: Path, concepts_dir: Path) -> list
     return sets
 
 
-def compute_views(params: Params, model_path: Path, init_path: Path, processed: Path, concepts_dir: Path) -> dict[str, bytes]:
-    """Every output file of the stage, by name, as bytes."""
+def compute_views_frozen(params: Params, frozen_dir: Path, processed: Path, concepts_dir: Path) -> dict[str, bytes]:
+    """The stage's files for an outside model, from its converted graph (no feature maps)."""
+    from images.splits import load_split
+    from wrappers import FrozenGraphWrapper, ModelLoadError, UnknownBottleneckError
+
+    try:
+        model = FrozenGraphWrapper(frozen_dir, params.tcav.bottlenecks)
+    except UnknownBottleneckError as error:
+        raise PipelineError(f"tcav.bottlenecks: {error}") from None
+    except ModelLoadError as error:
+        raise PipelineError(str(error)) from None
+    classes, size = params.classes, params.preprocess.image_size
+    columns = [model.label_to_id(name) for name in classes]
+    x_test, y_test = load_split(processed, "test", classes, size)
+    logits = np.concatenate([model.logits(x_test[i:i + 256]) for i in range(0, len(x_test), 256)]) \
+        if len(x_test) else np.zeros((0, len(model.labels)), np.float32)
+    # The matrix is over the scored classes: each image goes to the scored class with the highest
+    # logit; how many images the model gives to another of its labels is recorded beside it.
+    from sklearn.metrics import confusion_matrix
+
+    predicted = np.argmax(logits[:, columns], axis=1) if len(x_test) else np.zeros(0, int)
+    others = int(np.sum(~np.isin(np.argmax(logits, axis=1), columns))) if len(x_test) else 0
+    matrix = {
+        "classes": list(classes),
+        "matrix": confusion_matrix(y_test, predicted, labels=list(range(len(classes)))).astype(int).tolist(),
+        "n_images": int(len(y_test)),
+        "accuracy": round(float(np.mean(predicted == y_test)), 6) if len(y_test) else None,
+        "predicted_other_label": others,
+    }
+    log.info("views: test accuracy %s on %d images among the scored classes (%d given another of the model's "
+             "labels)", matrix["accuracy"], matrix["n_images"], others)
+    target_split = params.tcav.target_split
+    x_target, y_target = (x_test, y_test) if target_split == "test" else load_split(processed, target_split, classes, size)
+    chosen = first_per_class(y_target, params.views.images_per_class, len(classes))
+    maps = {"images": np.round(x_target[chosen] * 255).astype(np.uint8), "labels": y_target[chosen]}
+    log.info("views: no feature maps before/after training for model.source %s (nothing was trained here)",
+             params.model.source)
+    sets = projection_sets(params, processed, concepts_dir)
+    stacked = np.concatenate([images for _, _, images in sets])
+    projections: dict[str, np.ndarray] = {
+        "groups": np.array([name for name, _, images in sets for _ in range(len(images))]),
+        "kinds": np.array([kind for _, kind, images in sets for _ in range(len(images))]),
+    }
+    activations = model.activations_at(stacked, list(params.tcav.bottlenecks))
+    for name in params.tcav.bottlenecks:
+        xy, explained = project(activations[name].reshape(len(stacked), -1).astype(np.float64),
+                                params.views.projection, params.seed)
+        projections[f"{name}/xy"] = xy
+        if explained is not None:
+            projections[f"{name}/explained"] = explained
+    return {
+        "confusion.json": (json.dumps(matrix, indent=2) + "\n").encode(),
+        "feature_maps.npz": npz_bytes(maps),
+        "projections.npz": npz_bytes(projections),
+    }
+
+
+def compute_views(params: Params, model_path: Path, init_path: Path, processed: Path, concepts_dir: Path,
+                  frozen_dir: Path = Path("models/frozen")) -> dict[str, bytes]:
+    """Every output file of the stage, by name, as bytes. With an outside model (``model.source``
+    not ``train``) from the converted graph in ``frozen_dir``: no feature maps, nothing was trained."""
+    if params.model.source != "train":
+        return compute_views_frozen(params, frozen_dir, processed, concepts_dir)
     from images.splits import load_split
     from model.cnn import bottleneck_layer_names, load_model
     from common.determinism import make_deterministic

@@ -1,8 +1,13 @@
 """Stage ``train``: fit the small CNN on the preprocessed class images.
 
 Writes the Keras model, the same network untrained (its initial weights, for the report's
-before/after feature maps), ``results/metrics.json`` (accuracy and loss per split) and a
-per-epoch history CSV that ``dvc plots`` draws.
+before/after feature maps) into ``--out`` (``model.keras``, ``model_init.keras``),
+``results/metrics.json`` (accuracy and loss per split) and a per-epoch history CSV that
+``dvc plots`` draws.
+
+With an outside model (``model.source`` keras, savedmodel or frozen) nothing is trained: the
+stage records why in ``<out>/NOT_TRAINED.txt`` and the metrics, and writes a history with no
+epochs, so DVC's graph of stages stays the same whichever model is analysed.
 """
 
 from __future__ import annotations
@@ -13,11 +18,14 @@ import sys
 from pathlib import Path
 
 from common.errors import stage_main
-from common.files import atomic_write_bytes, atomic_write_json
+from common.files import atomic_directory, atomic_write_bytes, atomic_write_json
 from common.params import load_params
 from model.training import history_csv, save_model, train_model
 
 log = logging.getLogger(__name__)
+
+#: What the train stage writes instead of a model when an outside model is analysed.
+NOT_TRAINED = "NOT_TRAINED.txt"
 
 
 @stage_main
@@ -25,19 +33,28 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m pipeline.train", description=__doc__)
     parser.add_argument("--params", required=True, help="parameters file")
     parser.add_argument("--processed", required=True, help="preprocessed class images")
-    parser.add_argument("--model", required=True, help="the trained Keras model to write")
-    parser.add_argument("--init-model", required=True, help="the untrained network to write")
+    parser.add_argument("--out", required=True, help="folder for model.keras and model_init.keras (the untrained network)")
     parser.add_argument("--metrics", required=True, help="metrics.json to write")
     parser.add_argument("--history", required=True, help="per-epoch history CSV to write")
     args = parser.parse_args(argv)
 
     params = load_params(args.params)
-    model, history, metrics = train_model(params, Path(args.processed), args.init_model)
-    model_path = save_model(model, args.model)
+    if params.model.source != "train":
+        reason = (f"not trained: model.source is {params.model.source!r}, the model at {params.model.path} "
+                  "is analysed as it is")
+        with atomic_directory(args.out) as folder:
+            (folder / NOT_TRAINED).write_text(reason + "\n", encoding="utf-8")
+        atomic_write_json(args.metrics, {"trained": False, "source": params.model.source, "path": params.model.path})
+        atomic_write_bytes(args.history, history_csv([]).encode())
+        log.info("train: %s", reason)
+        return 0
+    with atomic_directory(args.out) as folder:
+        model, history, metrics = train_model(params, Path(args.processed), folder / "model_init.keras")
+        save_model(model, folder / "model.keras")
     atomic_write_json(args.metrics, metrics)
     atomic_write_bytes(args.history, history_csv(history).encode())
     log.info("train: accuracy %s", ", ".join(f"{s} {m['accuracy']:.3f}" for s, m in metrics.items()))
-    log.info("train: model %s, metrics %s, history %s", model_path, args.metrics, args.history)
+    log.info("train: model %s, metrics %s, history %s", Path(args.out) / "model.keras", args.metrics, args.history)
     return 0
 
 

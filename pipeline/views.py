@@ -19,6 +19,8 @@ and random images, and writes into ``--out`` (replaced as a whole, atomically):
   (class, concept or random), and for PCA ``<layer>/explained`` (variance ratio of the two axes).
 
 The report stage draws them; keeping the arrays here keeps TensorFlow out of the report.
+With an outside model (``model.source`` not ``train``) the confusion matrix and projections come
+from the converted graph (``--frozen``) and there are no feature maps (nothing was trained here).
 """
 
 from __future__ import annotations
@@ -43,13 +45,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--init-model", required=True, help="the untrained network")
     parser.add_argument("--processed", required=True, help="preprocessed class images")
     parser.add_argument("--concepts", required=True, help="concept folders (and random/)")
+    parser.add_argument("--frozen", default="models/frozen", help="the converted graph (read for an outside model)")
     parser.add_argument("--out", required=True, help="output folder")
     args = parser.parse_args(argv)
 
     params = load_params(args.params)
     from model.inspection import compute_views
 
-    files = compute_views(params, Path(args.model), Path(args.init_model), Path(args.processed), Path(args.concepts))
+    files = compute_views(params, Path(args.model), Path(args.init_model), Path(args.processed), Path(args.concepts),
+                          Path(args.frozen))
     with atomic_directory(args.out) as folder:
         for name, data in files.items():
             (folder / name).write_bytes(data)

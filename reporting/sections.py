@@ -66,12 +66,20 @@ def read_history(path: Path) -> list[dict[str, float]]:
     except FileNotFoundError:
         raise _missing(path, "train") from None
     needed = ("epoch", "accuracy", "loss", "val_accuracy", "val_loss")
+    if not rows and handle_header(path) == list(needed):
+        return []  # an outside model: nothing was trained (pipeline/train.py)
     if not rows or any(column not in rows[0] for column in needed):
         raise PipelineError(f"{path}: expected a CSV with columns {', '.join(needed)} and one row per epoch")
     try:
         return [{column: float(row[column] or "nan") for column in needed} for row in rows]
     except ValueError as error:
         raise PipelineError(f"{path}: {error}") from None
+
+
+def handle_header(path: Path) -> list[str]:
+    """The header row of a CSV file."""
+    with path.open(newline="", encoding="utf-8") as handle:
+        return next(csv.reader(handle), [])
 
 
 def read_model_views(metrics: Path, history: Path, views: Path, classes: Sequence[str]) -> ModelViews:
@@ -122,10 +130,10 @@ def build_sections(rows: Sequence[Mapping[str, Any]], runs: Sequence[Mapping[str
 
     maps = views.feature_maps
     layers = [key.split("/", 1)[1] for key in maps if key.startswith("after/")]
-    network = [
+    network = [  # no training curves for an outside model (no history)
         Chart("training_curves.png", render_training_curves(views.history), "Accuracy and loss per epoch"),
-        Chart("confusion_matrix.png", render_confusion(views.confusion), "Confusion matrix on the test split"),
-    ]
+    ] if views.history else []
+    network += [Chart("confusion_matrix.png", render_confusion(views.confusion), "Confusion matrix on the test split")]
     network += [
         Chart(f"feature_maps_{layer}.png",
               render_feature_maps(maps["images"], maps["labels"], classes, layer, maps[f"before/{layer}"], maps[f"after/{layer}"]),

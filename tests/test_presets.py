@@ -27,3 +27,11 @@ def test_seed_experiment_preset_crawls_three_families_six_colours_and_random_ima
     assert pool.count == params.crawl.num_random_sets * params.crawl.images_per_concept
     for source in {r.source for r in requests + [pool]}:
         get_source(source).check([r for r in requests + [pool] if r.source == source], params)  # no network needed
+
+
+def test_own_model_preset_analyses_a_mobilenet_v2_at_its_input_size_without_training():
+    params = load_params(PRESETS / "own_model_mobilenet_v2.yaml")
+    assert params.model.source == "keras" and params.model.path == "models/examples/mobilenet_v2.keras"
+    assert params.model.input.preprocessing == "mobilenet_v2" and params.preprocess.image_size == 224
+    assert params.preprocess.split.train == 0 and params.model.labels == params.classes
+    assert params.tcav.bottlenecks == ["block_6_expand_relu", "block_13_expand_relu", "out_relu"]
