@@ -91,6 +91,9 @@ class CrawlParams(_Strict):
     images_per_class: int = Field(150, ge=2, le=100_000)
     images_per_concept: int = Field(150, ge=2, le=100_000)
     synthetic_size: int = Field(64, ge=16, le=1024)
+    # The synthetic source's world: `colour` (body colour decides the class: fire, water,
+    # grass) or `texture` (body texture decides it: tiger, leopard, giraffe).
+    synthetic_task: Literal["colour", "texture"] = "colour"
     concepts: list[str] = []
     num_random_sets: int = Field(10, ge=2, le=1000)
     exclude_dir: str = Field("exclude", min_length=1)
@@ -155,7 +158,10 @@ class TcavParams(_Strict):
     concepts: list[str] = Field(min_length=1)
     bottlenecks: list[str] = Field(min_length=1)
     num_random_exp: int = Field(10, ge=2, le=1000)
-    cav_model: Literal["linear", "logistic"] = "linear"
+    cav_model: Literal["linear", "logistic", "pattern"] = "linear"
+    # `spatial_mean`: CAVs learned and scored on activations and gradients averaged over
+    # height and width (conv layers); `none`: flattened, as the tcav library does.
+    pooling: Literal["none", "spatial_mean"] = "spatial_mean"
     alphas: list[float] = Field([0.1], min_length=1)
     target_split: Literal["train", "val", "test"] = "test"
     max_examples: int = Field(150, ge=2, le=100_000)
@@ -195,6 +201,28 @@ class TcavParams(_Strict):
         if any(not v > 0 for v in values):
             raise ValueError(f"every alpha must be > 0, got {values}")
         return values
+
+
+class InsertionParams(_Strict):
+    """The concept insertion test (stage ``insertion``, ``tcavcore/insertion.py``)."""
+
+    # What is pasted into the same region as the concept, to compare with (see README).
+    control: Literal["blur", "elsewhere", "mean", "random"] = "elsewhere"
+    # Side of the square region, as a share of the image side; where it goes.
+    region: float = Field(0.3, gt=0, le=1)
+    placement: Literal["random", "center"] = "random"
+    # Seeded insertions per class image (regions and concept images drawn anew each time).
+    draws: int = Field(4, ge=1, le=1000)
+    # What the concept is pasted into: `class` images, `random`-set images (the class's cues
+    # absent), or `both` (significant on both, the same way).
+    carrier: Literal["class", "random", "both"] = "class"
+
+
+class TruthParams(_Strict):
+    """The known truth of a synthetic run (stage ``truth``, ``worlds/truth.py``)."""
+
+    # Counterfactual pairs per (class, concept).
+    pairs: int = Field(60, ge=2, le=100_000)
 
 
 class ViewsParams(_Strict):
@@ -293,6 +321,8 @@ class Params(_Strict):
     preprocess: PreprocessParams = PreprocessParams()
     train: TrainParams = TrainParams()
     tcav: TcavParams
+    insertion: InsertionParams = InsertionParams()
+    truth: TruthParams = TruthParams()
     views: ViewsParams = ViewsParams()
     model: ModelParams = ModelParams()
 

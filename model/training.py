@@ -17,7 +17,7 @@ log = logging.getLogger(__name__)
 HISTORY_COLUMNS = ("epoch", "accuracy", "loss", "val_accuracy", "val_loss")
 
 
-def background_images(count: int, size: int, seed: int) -> np.ndarray:
+def background_images(count: int, size: int, seed: int, world: str = "colour") -> np.ndarray:
     """``count`` procedurally generated images with no class in them (noise, shapes, patterns).
 
     Trained toward the uniform distribution, they teach the classifier to say "no class"
@@ -28,7 +28,8 @@ def background_images(count: int, size: int, seed: int) -> np.ndarray:
     from worlds.generate import generate
 
     return np.stack([to_model_input(image, size)
-                     for _, image in generate("random", "background", count, size=max(size, 32), seed=seed)])
+                     for _, image in generate("random", "background", count, size=max(size, 32), seed=seed,
+                                                     world=world)])
 
 
 def save_model(model, path: str | Path) -> Path:
@@ -92,7 +93,7 @@ def train_model(params, processed: Path, init_model_path: str | Path | None = No
     one_hot = {s: (x, keras.utils.to_categorical(y, num_classes)) for s, (x, y) in splits.items()}
     train_x, train_y = one_hot["train"]
     if p.background_images:
-        background = background_images(p.background_images, size, params.seed)
+        background = background_images(p.background_images, size, params.seed, params.crawl.synthetic_task)
         train_x = np.concatenate([train_x, background])
         train_y = np.concatenate([train_y, np.full((len(background), num_classes), 1.0 / num_classes, np.float32)])
     has_val = len(splits["val"][0]) > 0

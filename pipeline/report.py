@@ -36,6 +36,9 @@ from reporting.findings import TEST_NAMES, check_coverage, decision_of, decision
 from reporting.sections import build_sections, read_model_views
 from reporting.tables import format_class_table, format_p
 from tcavcore.records import read_runs, scores_csv, scores_json
+from reporting.truth import read_truth
+from tcavcore.confirmation import apply_insertion
+from tcavcore.insertion_records import read_insertion
 from tcavcore.verdicts import summarise_runs
 
 log = logging.getLogger(__name__)
@@ -48,6 +51,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--metrics", required=True, help="the train stage's metrics")
     parser.add_argument("--history", required=True, help="the train stage's history")
     parser.add_argument("--views", required=True, help="the views stage's folder")
+    parser.add_argument("--insertion", required=True, help="the insertion stage's tests")
+    parser.add_argument("--truth", required=True, help="the truth stage's measured effects")
     parser.add_argument("--out", required=True, help="folder for scores, metrics, plots/ and report.html")
     return parser.parse_args(argv)
 
@@ -71,6 +76,11 @@ def main(argv: Sequence[str] | None = None) -> int:
                               bottlenecks=params.tcav.bottlenecks, unrecognised=unrecognised)
     except ValueError as error:
         raise PipelineError(f"{runs_path}: {error}") from None
+    apply_insertion(rows, read_insertion(args.insertion), significance)
+    truth = read_truth(args.truth)
+    if not truth:
+        log.warning("this run has no known truth (%s is empty: its classes or concepts do not come from the "
+                    "synthetic source); the insertion test is the only check of the findings", args.truth)
 
     rows_by_class = {name: [row for row in rows if row["target"] == name] for name in params.classes}
     log.info("TCAV scores (mean ± std over CAVs; significant: %s-adjusted p < %g, two-sided %s)",
@@ -82,12 +92,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     notes = [f"The model does not recognise class {name} better than chance on the test split "
              f"(Fisher exact p = {format_p(recognition[name], significance)}): its concepts are never significant."
              for name in unrecognised]
+    if not truth:
+        notes.append("This run has no known truth: its classes or concepts do not come from the built-in synthetic "
+                     "source, so no finding can be scored against a measured effect. The insertion test is the "
+                     "only check.")
     page = html_report.render(html_report.ReportContent(
         title=f"TCAV report: {', '.join(params.classes)}",
         rows=rows, classes=params.classes, bottlenecks=params.tcav.bottlenecks,
         decision_text=decision_text(decision), confidence=decision.confidence,
         model_metrics=views.metrics, params_text=params_path.read_text(encoding="utf-8"), sections=sections,
-        notes=notes,
+        notes=notes, truth=truth,
     ))
     plots = out / "plots"
     with atomic_directory(plots) as folder:
@@ -109,6 +123,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         significance,
         summary["not_learnable"],
     )
+    log.info("%d findings confirmed by the insertion test, %d contradicted by it", summary["confirmed"],
+             summary["contradicted"])
+    for row in rows:
+        if row["confirmed"]:
+            log.info("  %s / %s at %s: %s (score %.2f, insertion effect %+.3f)", row["target"], row["concept"],
+                     row["bottleneck"], row["verdict"], row["score_mean"], row["insertion_effect"])
     log.info("report:  %s (open it in a browser; it needs no network)", out / "report.html")
     log.info("scores:  %s (and %s)", out / "scores.csv", out / "scores.json")
     log.info("charts:  %s/ (%d PNG files)", plots, sum(len(charts) for _, _, charts in sections))

@@ -61,7 +61,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         rows = run_tcav(model, classes, concepts, randoms, p.bottlenecks, p.alphas, model_type=p.cav_model,
                         definition=p.score, seed=params.seed, progress=not args.no_progress, parallel=parallel,
-                        cache=cache, model_key=model_fingerprint(args.model_dir) if cache else None)
+                        cache=cache, model_key=model_fingerprint(args.model_dir) if cache else None,
+                        pooling=p.pooling)
     except SchedulerUnreachableError as error:
         raise PipelineError(f"{args.params}: tcav.scheduler: {error}; start one (`dask scheduler`) or set "
                             f"tcav.backend: threads") from None

@@ -11,6 +11,7 @@ from common.errors import PipelineError
 from common.params import Params
 from tcavcore.records import KIND_CONCEPT
 from tcavcore.significance import recognition_p_values
+from tcavcore.confirmation import CONTRADICTED
 from tcavcore.verdicts import LOWERS, NOT_LEARNABLE, NOT_RECOGNISED, RAISES, Decision
 
 #: How the log and the report name each test.
@@ -54,8 +55,10 @@ def metrics(rows: Sequence[dict[str, Any]], bottlenecks: Sequence[str]) -> dict[
         accuracies = [row["cav_accuracy"] for row in chosen if math.isfinite(row["cav_accuracy"])]
         counted = {
             "significant": sum(row["significant"] for row in chosen),
-            "raises": sum(row["verdict"] == RAISES for row in chosen),
-            "lowers": sum(row["verdict"] == LOWERS for row in chosen),
+            "confirmed": sum(bool(row["confirmed"]) for row in chosen),
+            "contradicted": sum(row["verdict"] == CONTRADICTED for row in chosen),
+            "raises": sum(row["verdict"].startswith(RAISES) for row in chosen),
+            "lowers": sum(row["verdict"].startswith(LOWERS) for row in chosen),
             "tests": sum(row["cav_learnable"] for row in chosen),  # incl. not recognised: tested, then withheld
             "not_learnable": sum(row["verdict"] == NOT_LEARNABLE for row in chosen),
             "not_recognised": sum(row["verdict"] == NOT_RECOGNISED for row in chosen),

@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping, Sequence
 
 from tcavcore.verdicts import LOWERS, NOT_LEARNABLE, NOT_RECOGNISED, RAISES
+from tcavcore.confirmation import CONTRADICTED, LOWERS_CONFIRMED, RAISES_CONFIRMED, STATUS_CONFIRMED, \
+    STATUS_CONTRADICTED, STATUS_UNCONFIRMED, status
 
 
 @dataclass
@@ -40,6 +42,7 @@ class ReportContent:
     params_text: str
     sections: list[tuple[str, str, list[Chart]]] = field(default_factory=list)  # (id, heading, charts)
     notes: list[str] = field(default_factory=list)  # missing inputs and other warnings
+    truth: Mapping[tuple[str, str], Mapping[str, Any]] = field(default_factory=dict)  # (class, concept) -> effect
 
 
 STYLE = """
@@ -55,6 +58,7 @@ table{border-collapse:collapse;font-size:.82rem;background:white;width:100%}
 th,td{border-bottom:1px solid #eee;padding:.25rem .45rem;text-align:right;white-space:nowrap}
 th{cursor:pointer;position:sticky;top:0;background:#f0f0f0;user-select:none}th:hover{background:#e4e4e4}
 td.t,th.t{text-align:left}tr.raises td.v{color:#b2182b;font-weight:600}tr.lowers td.v{color:#2166ac;font-weight:600}
+tr.contradicted td.v{color:#7a4b00;font-weight:600;text-decoration:line-through}tr.unconfirmed td.v{font-weight:400}
 tr.nl td{color:#999}.filters{margin:.6rem 0}pre{background:white;border:1px solid #e2e2e2;padding:.8rem;overflow-x:auto;font-size:.8rem}
 ul.findings li{margin:.2rem 0}
 """
@@ -105,6 +109,23 @@ of their spread; |d| above 0.8 is large.</li>
 <li>A significant score says the model is <i>sensitive</i> to the concept at that layer, not that the
 concept causes the class in the world. Swap in your own concept folders to test other hypotheses.</li>
 </ul>
+<p>Every significant finding is then checked by the <b>insertion test</b>: concept images are pasted
+into a region of the class's images and the class logit is compared with the same images with a
+<i>control</i> pasted into exactly the same region (the pasting itself cancels out); the mean
+difference, its interval and its p-value (corrected over the run) are the <code>insertion_*</code> columns.</p>
+<ul>
+<li><b>confirmed</b>: TCAV is significant and putting the concept in moves the class logit significantly
+the same way. On the built-in worlds these are the findings to trust (see the README's accuracy table).</li>
+<li><b>not confirmed</b>: TCAV is significant but the insertion test finds no effect: the direction
+scores differently from random directions, yet the concept's content does not measurably move the
+class. Often a direction the network grows more confident along whatever it predicts.</li>
+<li><b>contradicted</b>: the insertion test finds a significant effect in the opposite direction.</li>
+<li>What neither test can say: TCAV reads one layer of one trained model; the insertion test reads
+what pasting the concept's <i>images</i> does, which includes everything else those images carry. A
+concept that the class's images already show everywhere (a body that is already red) changes little
+when pasted again, so a real dependence can stay unconfirmed; neither test says that the concept
+causes the class in the world, and neither speaks for another model or another seed.</li>
+</ul>
 """
 
 COLUMNS = (
@@ -113,7 +134,8 @@ COLUMNS = (
     ("score_ci_high", "CI high", ""), ("random_mean", "random", ""), ("effect_size", "d", ""),
     ("p_random", "p (vs random)", ""), ("p_random_adjusted", "adjusted", ""), ("p_half", "p (vs 0.5)", ""),
     ("p_half_adjusted", "adjusted", ""), ("cav_accuracy", "CAV acc.", ""), ("n_random", "random sets", ""),
-    ("n_examples", "images", ""),
+    ("n_examples", "images", ""), ("insertion_effect", "insertion", ""), ("insertion_p_adjusted", "adjusted", ""),
+    ("confirmed", "confirmed", ""),
 )  # fmt: skip
 
 
@@ -147,7 +169,8 @@ def scores_table(rows: Sequence[Mapping[str, Any]], classes: Sequence[str]) -> s
     head = "".join(f'<th class="{cls}">{_e(label)}</th>' for _, label, cls in COLUMNS)
     body = []
     for row in rows:
-        css = {RAISES: "raises", LOWERS: "lowers", NOT_LEARNABLE: "nl"}.get(row["verdict"], "")
+        css = {RAISES: "raises", LOWERS: "lowers", NOT_LEARNABLE: "nl"}.get(row["verdict"].split(" (")[0], "")
+        css += {STATUS_CONTRADICTED: " contradicted", STATUS_UNCONFIRMED: " unconfirmed"}.get(status(row) or "", "")
         cells = []
         for key, _, cls in COLUMNS:
             text, sort = _number(row[key])
@@ -161,6 +184,23 @@ def scores_table(rows: Sequence[Mapping[str, Any]], classes: Sequence[str]) -> s
     )
 
 
+def confirmed_findings(rows: Sequence[Mapping[str, Any]], truth: Mapping[tuple[str, str], Mapping[str, Any]]) -> str:
+    """The confirmed findings first, in one list (with the measured effect when the run has a known truth)."""
+    chosen = [r for r in rows if status(r) == STATUS_CONFIRMED]
+    if not chosen:
+        return "<p><b>No finding is confirmed</b> by the insertion test in this run.</p>"
+    items = []
+    for r in chosen:
+        way = "raises" if r["verdict"] == RAISES_CONFIRMED else "lowers"
+        known = truth.get((r["target"], r["concept"]))
+        measured = f"; measured effect in the scenes {float(known['effect']):+.2f}" if known else ""
+        items.append(f"<li><b>{_e(r['concept'])}</b> {way} <b>{_e(r['target'])}</b> at {_e(r['bottleneck'])} "
+                     f"(score {r['score_mean']:.2f}; insertion {r['insertion_effect']:+.2f} logit{measured})</li>")
+    contradicted = sum(r["verdict"] == CONTRADICTED for r in rows)
+    tail = f"<p>{contradicted} finding(s) contradicted by the insertion test (in the table).</p>" if contradicted else ""
+    return f'<h3>Confirmed findings</h3><ul class="findings">{"".join(items)}</ul>{tail}<h3>All significant findings</h3>'
+
+
 def findings(rows: Sequence[Mapping[str, Any]], classes: Sequence[str], bottlenecks: Sequence[str]) -> str:
     """Per class, the concepts found significant, by direction and layer, in words."""
     items = []
@@ -169,8 +209,12 @@ def findings(rows: Sequence[Mapping[str, Any]], classes: Sequence[str], bottlene
         for verdict, word in ((RAISES, "Raise it"), (LOWERS, "Lower it")):
             by_layer = []
             for bottleneck in bottlenecks:
-                names = [f"{_e(r['concept'])} ({r['score_mean']:.2f})" for r in rows
-                         if r["target"] == target and r["bottleneck"] == bottleneck and r["verdict"] == verdict]
+                names = [f"{_e(r['concept'])} ({r['score_mean']:.2f}{_status_mark(r)})" for r in rows
+                         if r["target"] == target and r["bottleneck"] == bottleneck
+                         and r["verdict"].split(" (")[0] == verdict and r["verdict"] != CONTRADICTED]
+                names += [f"{_e(r['concept'])} ({r['score_mean']:.2f}, contradicted)" for r in rows
+                          if r["target"] == target and r["bottleneck"] == bottleneck and r["verdict"] == CONTRADICTED
+                          and (r["score_mean"] > 0.5) == (verdict == RAISES)]
                 if names:
                     by_layer.append(f"at <b>{_e(bottleneck)}</b> {', '.join(names)}")
             if by_layer:
@@ -181,6 +225,10 @@ def findings(rows: Sequence[Mapping[str, Any]], classes: Sequence[str], bottlene
             lines.append("<li>no concept is significant at any layer</li>")
         items.append(f"<li>Class <b>{_e(target)}</b><ul>{''.join(lines)}</ul></li>")
     return f'<ul class="findings">{"".join(items)}</ul>'
+
+
+def _status_mark(row: Mapping[str, Any]) -> str:
+    return {STATUS_CONFIRMED: ", confirmed", STATUS_UNCONFIRMED: ", not confirmed"}.get(status(row) or "", "")
 
 
 def render(content: ReportContent) -> str:
@@ -195,7 +243,9 @@ def render(content: ReportContent) -> str:
         if split in metrics and metrics[split].get("accuracy") is not None:
             cards.append((f"{split} accuracy", f"{metrics[split]['accuracy']:.3f}",
                           f"{metrics[split].get('n_images', '?')} images"))
+    confirmed = sum(bool(r["confirmed"]) for r in rows)
     cards += [
+        ("confirmed", f"{confirmed} of {significant}", "significant findings, by the insertion test"),
         ("significant", f"{significant} of {tested}", "(class, concept, layer) tests"),
         ("not learnable", str(not_learnable), "CAVs at chance"),
         ("classes × concepts", f"{len(content.classes)} × {len({r['concept'] for r in rows})}",
@@ -223,6 +273,7 @@ def render(content: ReportContent) -> str:
 {notes}
 <div class="summary">{card_html}</div>
 <section id="findings"><h2>Findings</h2>
+{confirmed_findings(rows, content.truth)}
 <p>Significant means: {_e(content.decision_text)}.</p>
 {findings(rows, content.classes, content.bottlenecks)}</section>
 <section id="how"><h2>How to read this</h2>{HOW_TO_READ.format(conf=content.confidence, decision=_e(content.decision_text))}</section>

@@ -32,7 +32,7 @@ def format_class_table(rows_for_class: Sequence[dict[str, Any]], class_name: str
     )
     p_key = f"p_{decision.test}"
     table = [("concept", "bottleneck", "alpha", "score", f"{decision.confidence:.0%} CI", "random", "d",
-              f"p ({decision.test})", "adjusted", "cav acc", "verdict")]
+              f"p ({decision.test})", "adjusted", "cav acc", "insertion", "verdict")]
     for row in rows_for_class:
         learnable = not math.isnan(row["score_mean"])
         table.append(
@@ -47,6 +47,8 @@ def format_class_table(rows_for_class: Sequence[dict[str, Any]], class_name: str
                 format_p(row[p_key], decision.significance),
                 format_p(row[f"{p_key}_adjusted"], decision.significance),
                 f"{row['cav_accuracy']:.2f}",
+                "-" if math.isnan(row["insertion_effect"]) else
+                f"{row['insertion_effect']:+.2f} (p {format_p(row['insertion_p_adjusted'], decision.significance)})",
                 row["verdict"],
             )
         )

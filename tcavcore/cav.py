@@ -30,6 +30,8 @@ import numpy as np
 CAV_MAX_ITER = 1000
 CAV_TOL = 1e-3
 CAV_TEST_SIZE = 0.33
+#: ``linear`` / ``logistic``: tcav's classifiers (reference-identical); ``pattern``: mean difference.
+CAV_MODELS = ("linear", "logistic", "pattern")
 
 
 @dataclass(frozen=True)
@@ -86,9 +88,12 @@ def learn_cav(concept: str, random: str, bottleneck: str, concept_acts: np.ndarr
     from sklearn import linear_model, metrics
     from sklearn.model_selection import train_test_split
 
-    if model_type not in ("linear", "logistic"):
-        raise ValueError(f"model_type must be 'linear' or 'logistic', got {model_type!r}")
+    if model_type not in CAV_MODELS:
+        raise ValueError(f"model_type must be one of {', '.join(CAV_MODELS)}, got {model_type!r}")
     x, y = cav_training_set(concept_acts, random_acts)
+    if model_type == "pattern":
+        return _pattern_cav(concept, random, bottleneck, alpha, x, y,
+                            np.random.RandomState(cav_seed(seed, concept, random, bottleneck, alpha, model_type)))
     # One stream for the split, then the SGD shuffling seed: the draws tcav makes from the
     # global state, in the same order.
     rng = np.random.RandomState(cav_seed(seed, concept, random, bottleneck, alpha, model_type))
@@ -112,6 +117,29 @@ def learn_cav(concept: str, random: str, bottleneck: str, concept_acts: np.ndarr
     # two labels: tcav's CAV for the concept (label 0) is the negated coefficient vector
     return LearnedCav(concept, random, bottleneck, alpha, -1 * classifier.coef_[0],
                       float(num_correct) / float(len(y_test)), (per_class[0], per_class[1]))
+
+
+def _pattern_cav(concept: str, random: str, bottleneck: str, alpha: float, x: np.ndarray, y: np.ndarray,
+                 rng: np.random.RandomState) -> LearnedCav:
+    """A pattern CAV (Pahde et al., ICLR 2025): the difference of the two sets' mean activations.
+
+    The direction is the covariance of the activations with the label (for balanced sets,
+    proportional to mean(concept) - mean(random)), not a classifier's weights, which also
+    lean on directions that only cancel noise. Its held-out accuracy, for the
+    ``min_cav_accuracy`` gate, is that of the nearest-mean rule along it on the same split as
+    the linear CAVs (``alpha`` plays no part).
+    """
+    from sklearn.model_selection import train_test_split
+
+    x_train, x_test, y_train, y_test = train_test_split(x, y, test_size=CAV_TEST_SIZE, stratify=y, random_state=rng)
+    mean_concept = x_train[y_train == 0].mean(axis=0, dtype=np.float64)
+    mean_random = x_train[y_train == 1].mean(axis=0, dtype=np.float64)
+    vector = mean_concept - mean_random
+    threshold = 0.5 * float((mean_concept + mean_random) @ vector)
+    y_pred = np.where(x_test.astype(np.float64) @ vector > threshold, 0, 1)
+    per_class = [float(np.mean(y_pred[y_test == c] == c)) for c in range(2)]
+    return LearnedCav(concept, random, bottleneck, alpha, vector, float(np.mean(y_pred == y_test)),
+                      (per_class[0], per_class[1]))
 
 
 def learn_cav_with_tcav(concept: str, random: str, bottleneck: str, concept_acts: np.ndarray,

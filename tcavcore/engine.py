@@ -148,6 +148,23 @@ def cached_jobs(jobs: list[CavJob], cache: ContentCache, acts_keys: dict[str, di
     return {job for job in jobs if cache.has(cav_cache_fields(job, acts_keys, model_type, seed))}
 
 
+POOLINGS = ("none", "spatial_mean")
+
+
+def pool_spatial(values: np.ndarray, pooling: str) -> np.ndarray:
+    """``(n, h, w, c)`` activations or gradients averaged over height and width to ``(n, c)``.
+
+    A CAV learned on concept images that fill the frame and scored on class images where the
+    concept sits on a part of the object compares different positions; averaged over space,
+    both say only which channels respond. Arrays without spatial axes are returned as they are.
+    """
+    if pooling not in POOLINGS:
+        raise ValueError(f"pooling must be one of {POOLINGS}, got {pooling!r}")
+    if pooling == "none" or values.ndim != 4:
+        return values
+    return values.mean(axis=(1, 2))
+
+
 def gradient_target(definition: str) -> str:
     """What the gradient is taken of: the loss (tcav's definition) or the class logit (the paper's)."""
     return "loss" if definition == "tcav" else "logit"
@@ -187,7 +204,7 @@ def run_tcav(model: BatchedModel, class_images: dict[str, np.ndarray], concept_i
              model_type: str = "linear", definition: str = "tcav", seed: int = 0,
              progress: bool = True, on_step: Callable[[str], None] | None = None,
              parallel: ParallelConfig = ParallelConfig(), cache: ContentCache | None = None,
-             model_key: str | None = None, cav_dir: str | None = None) -> list[dict]:
+             model_key: str | None = None, cav_dir: str | None = None, pooling: str = "none") -> list[dict]:
     """All TCAV runs of an experiment: every class x (concept and random) CAV x bottleneck x alpha.
 
     ``class_images`` are scored; ``concept_images`` and ``random_images`` (name -> images
@@ -195,6 +212,9 @@ def run_tcav(model: BatchedModel, class_images: dict[str, np.ndarray], concept_i
     CAVs are fitted. ``cache`` + ``model_key`` (the model's fingerprint): reuse activations
     and CAVs computed before from the same content. ``cav_dir``: also save every CAV there in
     tcav's format, so that the reference ``TCAV.run`` can be run on exactly these CAVs.
+    ``pooling="spatial_mean"``: CAVs are learned on activations averaged over height and width
+    and scored with gradients averaged the same way (:func:`pool_spatial`); ``"none"``:
+    flattened, as tcav.
     """
     step = on_step or log.info
     overlap = set(concept_images) & set(random_images)
@@ -213,6 +233,11 @@ def run_tcav(model: BatchedModel, class_images: dict[str, np.ndarray], concept_i
     acts = compute_activations(model, cav_sets, bottlenecks, progress, cache=cache, keys=keys)
     class_acts = compute_activations(model, class_images, bottlenecks, progress, cache=cache, keys=keys)
     gradients = class_gradients(model, class_acts, bottlenecks, definition)
+    if pooling != "none":
+        gradients = {(c, b): pool_spatial(g.reshape(class_acts[c][b].shape), pooling) for (c, b), g in gradients.items()}
+        acts = {name: {b: pool_spatial(a, pooling) for b, a in by_b.items()} for name, by_b in acts.items()}
+        if keys is not None:  # pooled CAVs are other CAVs: their cache entries say so
+            keys = {name: {b: {**fields, "pooling": pooling} for b, fields in by_b.items()} for name, by_b in keys.items()}
     concept_pairs = set(plan.concept_pairs())
     step(f"tcav: learning {len(jobs)} CAVs ({model_type}, alphas {alphas}) and scoring {len(class_images)} classes "
          f"against each ({definition} definition)")

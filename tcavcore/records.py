@@ -64,6 +64,14 @@ SUMMARY_KEYS: tuple[str, ...] = (
     "magnitude_mean",
     "n_random",
     "n_examples",
+    # the insertion test of the (target, concept) and whether it confirms the finding
+    # (tcavcore/confirmation.py); empty / False until the report stage adds them
+    "insertion_effect",
+    "insertion_ci_low",
+    "insertion_ci_high",
+    "insertion_p",
+    "insertion_p_adjusted",
+    "confirmed",
 )
 
 

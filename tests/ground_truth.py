@@ -62,3 +62,43 @@ def failures(scores: dict[tuple[str, str], dict]) -> list[str]:
             if not texture_ok(row):
                 found.append(f"{target}/{texture} (texture) significant with score {row['score_mean']}")
     return found
+
+
+# --------------------------------------------------------------------------- the measured truth
+
+
+
+def read_truth(project: Path) -> dict[tuple[str, str], dict]:
+    """``truth.csv`` rows keyed by (class, concept), numbers as floats."""
+    with open(project / "results" / "truth.csv", newline="") as handle:
+        return {(r["class"], r["concept"]): {**r, "effect": float(r["effect"]), "ci_low": float(r["ci_low"]),
+                                             "ci_high": float(r["ci_high"])} for r in csv.DictReader(handle)}
+
+
+def read_all_scores(project: Path) -> list[dict]:
+    """Every row of ``scores.csv``."""
+    with open(project / "results" / "scores.csv", newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+def measured_sign(truth_row: dict) -> int:
+    """+1 / -1 when the measured effect's interval excludes 0, else 0 (no measurable effect)."""
+    if truth_row["ci_low"] > 0:
+        return 1
+    if truth_row["ci_high"] < 0:
+        return -1
+    return 0
+
+
+def confirmed_against_truth(rows: list[dict], truth: dict) -> list[str]:
+    """Every confirmed finding whose direction is not that of a measured effect (empty when all agree)."""
+    wrong = []
+    for r in rows:
+        if r["confirmed"] != "True":
+            continue
+        sign = 1 if float(r["score_mean"]) > 0.5 else -1
+        t = truth[r["target"], r["concept"]]
+        if measured_sign(t) != sign:
+            wrong.append(f"{r['target']}/{r['concept']} at {r['bottleneck']}: {r['verdict']}, measured effect "
+                         f"{t['effect']:+.3f} [{t['ci_low']:+.3f}, {t['ci_high']:+.3f}]")
+    return wrong

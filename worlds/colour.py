@@ -25,9 +25,9 @@ from PIL import Image, ImageDraw
 
 from common.errors import PipelineError
 
-from worlds.drawing import (blobs, dots_grid_mask, edge, gradient, grid, muted_background, pattern_mask, place_shape,
+from worlds.drawing import (blobs, checks_mask, dots_grid_mask, edge, gradient, grid, muted_background, pattern_mask, place_shape,
                             random_background, random_primitive, small_mark, smooth_noise, stripes_mask, to_image,
-                            unit_outline)
+                            unit_outline, world_pattern)
 from worlds.palette import (DISTRACTOR_COLOURS, PALETTE, any_colour, colour_fraction, contrasting_pair, hsv_to_rgb,
                             sample_hsv, sample_rgb)
 
@@ -36,18 +36,28 @@ CLASS_COLOURS = {"fire": "red", "water": "blue", "grass": "green"}
 CLASSES = tuple(CLASS_COLOURS)
 COLOUR_CONCEPTS = ("red", "blue", "green", "yellow", "white", "black")
 TEXTURE_CONCEPTS = ("striped", "dotted")
-CONCEPTS = COLOUR_CONCEPTS + TEXTURE_CONCEPTS
 TEXTURES = ("striped", "dotted", "plain")
+
+#: The second world (``crawl.synthetic_task: texture``): the body's texture decides the class
+#: and its hue is random. ``checkered`` exists only as this world's third class texture.
+TEXTURE_CLASSES = {"tiger": "striped", "leopard": "dotted", "giraffe": "checkered"}
+EXTRA_TEXTURE_CONCEPTS = ("checkered",)
+CONCEPTS = COLOUR_CONCEPTS + TEXTURE_CONCEPTS + EXTRA_TEXTURE_CONCEPTS
+#: ``crawl.synthetic_task`` -> the classes of that world.
+WORLDS = {"colour": CLASSES, "texture": tuple(TEXTURE_CLASSES)}
 
 
 KINDS = ("class", "concept", "random")
 
-def check_name(kind: str, name: str) -> None:
-    if kind == "class" and name not in CLASSES:
+def check_name(kind: str, name: str, world: str = "colour") -> None:
+    """Raise :class:`PipelineError` unless the ``world`` can draw ``name`` as a ``kind``."""
+    if world not in WORLDS:
+        raise PipelineError(f"crawl.synthetic_task {world!r}: expected one of {', '.join(WORLDS)}")
+    if kind == "class" and name not in WORLDS[world]:
         raise PipelineError(
-            f"class {name!r}: the synthetic source knows only the classes {', '.join(CLASSES)}; "
-            "change `classes` in params.yaml, or set crawl.source to 'local' with crawl.local_dir "
-            "holding one image folder per class"
+            f"class {name!r}: the synthetic source's {world} world (crawl.synthetic_task) knows only the classes "
+            f"{', '.join(WORLDS[world])}; change `classes` in params.yaml, or set crawl.source to 'local' with "
+            "crawl.local_dir holding one image folder per class"
         )
     if kind == "concept" and name not in CONCEPTS:
         raise PipelineError(
@@ -62,19 +72,37 @@ def check_name(kind: str, name: str) -> None:
 # --------------------------------------------------------------------------- class images
 
 
-def draw_class(name: str, rng: np.random.Generator, size: int, any_hue: bool = False) -> tuple[np.ndarray, dict]:
+def draw_class(name: str, rng: np.random.Generator, size: int, any_hue: bool = False, *,
+               grey_body: bool = False, texture_as: str | None = None, show_texture: bool = True,
+               keep_mask: bool = False) -> tuple[np.ndarray, dict]:
     """A creature of class ``name``; with ``any_hue`` its body takes a uniformly random hue
-    instead (a class-like scene for random sets)."""
-    colour = CLASS_COLOURS[name]
+    instead (a class-like scene for random sets).
+
+    The keywords are the counterfactual switches (``worlds/counterfactual.py``); at their
+    defaults the image is the one this function has always drawn. ``grey_body``: the body
+    (and its texture and outline) lose their saturation, nothing else changes.
+    ``texture_as``: the body's texture is this one (``plain``: none) whatever was drawn;
+    ``show_texture=False`` then makes every random draw of it but does not paint it, so
+    the scene with and without the texture consume the same random stream.
+    ``keep_mask``: ``meta["body_mask"]`` holds the body's pixels. A class of the texture
+    world (:data:`TEXTURE_CLASSES`) has a random hue and its world's texture.
+    """
+    texture_world = name in TEXTURE_CLASSES
+    colour = None if texture_world else CLASS_COLOURS[name]
     img, background = muted_background(rng, size)
 
     # Body: its colour is the only thing that depends on the class.
     shape = str(rng.choice(["ellipse", "polygon", "blob", "twin"]))
     area = float(rng.uniform(0.15, 0.40))
     body, _ = place_shape(rng, size, unit_outline(rng, shape), area, margin=1.0)
-    h, s, v = sample_hsv(rng, colour)
+    if texture_world:  # the hue carries no class information in this world
+        h, s, v = float(rng.uniform(0, 360)), float(rng.uniform(0.3, 1.0)), float(rng.uniform(0.55, 1.0))
+    else:
+        h, s, v = sample_hsv(rng, colour)
     if any_hue:
         h, s = float(rng.uniform(0, 360)), float(rng.uniform(0.0, 1.0))
+    if grey_body:
+        s = 0.0
     yy, xx = grid(size)
     angle = rng.uniform(0, 2 * np.pi)
     proj = xx * np.cos(angle) + yy * np.sin(angle)
@@ -85,8 +113,10 @@ def draw_class(name: str, rng: np.random.Generator, size: int, any_hue: bool = F
     body_rgb = hsv_to_rgb(h, s, vmap)
     img = np.where(body[..., None], body_rgb, img)
 
-    # Texture: independent of the class.
-    texture = TEXTURES[int(rng.integers(0, 3))]
+    # Texture: independent of the class (in the colour world).
+    texture = TEXTURE_CLASSES[name] if texture_world else TEXTURES[int(rng.integers(0, 3))]
+    if texture_as is not None:
+        texture = texture_as
     if texture != "plain":
         tone = str(rng.choice(["darker", "lighter"]))
         if tone == "darker":
@@ -95,12 +125,17 @@ def draw_class(name: str, rng: np.random.Generator, size: int, any_hue: bool = F
             tex_rgb = hsv_to_rgb(h, s * rng.uniform(0.2, 0.4), min(1.0, v + rng.uniform(0.15, 0.35)))
         else:
             tex_rgb = sample_rgb(rng, tone)
-        if texture == "striped":
+        if texture_world:  # the class cue: larger patterns, so that they survive the resize to the model's input
+            pattern = world_pattern(texture, rng, size)
+        elif texture == "striped":
             pattern = stripes_mask(rng, size, size * rng.uniform(0.1, 0.18), rng.uniform(0.35, 0.5))
+        elif texture == "checkered":
+            pattern = checks_mask(rng, size, size * rng.uniform(0.09, 0.14))
         else:
             spacing = size * rng.uniform(0.11, 0.18)
             pattern = dots_grid_mask(rng, size, spacing, spacing * rng.uniform(0.22, 0.34))
-        img = np.where((pattern & body)[..., None], tex_rgb, img)
+        if show_texture:
+            img = np.where((pattern & body)[..., None], tex_rgb, img)
     else:
         tone = None
 
@@ -146,6 +181,8 @@ def draw_class(name: str, rng: np.random.Generator, size: int, any_hue: bool = F
         "background": background,
         "distractors": distractors,
     }
+    if keep_mask:
+        meta["body_mask"] = body
     return img, meta
 
 
@@ -251,7 +288,8 @@ _RANDOM_STYLES = ("noise", "shapes", "gradient", "blobs", "pattern", "mixture", 
 _RANDOM_WEIGHTS = (0.08, 0.17, 0.08, 0.17, 0.06, 0.12, 0.32)
 
 
-def draw_random(rng: np.random.Generator, size: int, depth: int = 0) -> tuple[np.ndarray, str]:
+def draw_random(rng: np.random.Generator, size: int, depth: int = 0, world: str = "colour") -> tuple[np.ndarray, str]:
+    """One random image and its style; in the texture ``world`` its creature-like scenes are plain."""
     styles, weights = (_RANDOM_STYLES, _RANDOM_WEIGHTS) if depth == 0 else (_RANDOM_STYLES[:4], (1, 1, 1, 1))
     weights = np.asarray(weights, float) / np.sum(weights)
     style = styles[int(rng.choice(len(styles), p=weights))]
@@ -278,12 +316,14 @@ def draw_random(rng: np.random.Generator, size: int, depth: int = 0) -> tuple[np
         # Creature-like scenes of any hue: random sets then share the class images' layout
         # (a flat body with edges on a muted background), so a CAV against them measures
         # its concept rather than "looks like a training image".
-        img = draw_class(str(rng.choice(CLASSES)), rng, size, any_hue=True)[0]
+        # In the texture world a textured body is class evidence: its scenes stay plain.
+        img = draw_class(str(rng.choice(CLASSES)), rng, size, any_hue=True,
+                         texture_as="plain" if world == "texture" else None)[0]
     elif style == "pattern":
         img = draw_texture(str(rng.choice(TEXTURE_CONCEPTS)), rng, size, strength="random")
     else:
-        a, style_a = draw_random(rng, size, depth + 1)
-        b, style_b = draw_random(rng, size, depth + 1)
+        a, style_a = draw_random(rng, size, depth + 1, world)
+        b, style_b = draw_random(rng, size, depth + 1, world)
         if rng.random() < 0.5:
             alpha = rng.uniform(0.3, 0.7)
         else:

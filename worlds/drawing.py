@@ -150,6 +150,26 @@ def dots_grid_mask(rng: np.random.Generator, size: int, spacing: float, radius: 
     return (du * du + dv * dv) * spacing * spacing < radius * radius
 
 
+def checks_mask(rng: np.random.Generator, size: int, cell: float) -> np.ndarray:
+    """A rotated checkerboard of ``cell``-pixel squares."""
+    yy, xx = grid(size)
+    angle = rng.uniform(0, np.pi / 2)
+    c, s = np.cos(angle), np.sin(angle)
+    u = (xx * c + yy * s) / cell + rng.uniform(0, 1)
+    v = (-xx * s + yy * c) / cell + rng.uniform(0, 1)
+    return (np.floor(u) + np.floor(v)) % 2 == 0
+
+
+def world_pattern(texture: str, rng: np.random.Generator, size: int) -> np.ndarray:
+    """A body texture of the texture world: stripes, dots or checks about a sixth of the image across."""
+    if texture == "striped":
+        return stripes_mask(rng, size, size * rng.uniform(0.14, 0.22), rng.uniform(0.4, 0.55))
+    if texture == "checkered":
+        return checks_mask(rng, size, size * rng.uniform(0.1, 0.15))
+    spacing = size * rng.uniform(0.16, 0.24)
+    return dots_grid_mask(rng, size, spacing, spacing * rng.uniform(0.28, 0.36))
+
+
 def dots_scatter_mask(rng: np.random.Generator, size: int, count: int, rmin: float, rmax: float) -> np.ndarray:
     canvas = Image.new("L", (size, size), 0)
     draw = ImageDraw.Draw(canvas)
@@ -286,7 +306,9 @@ def random_primitive(rng: np.random.Generator, draw: ImageDraw.ImageDraw, size: 
 
 
 def pattern_mask(name: str, rng: np.random.Generator, size: int) -> np.ndarray:
-    """A boolean stripes (``striped``) or dots (``dotted``) mask over the whole image."""
+    """A boolean stripes (``striped``), checks (``checkered``) or dots (``dotted``) mask over the whole image."""
+    if name == "checkered":
+        return checks_mask(rng, size, size * rng.uniform(0.06, 0.14))
     if name == "striped":
         wavy = size * rng.uniform(0.02, 0.06) if rng.random() < 0.3 else 0.0
         return stripes_mask(rng, size, size * rng.uniform(0.08, 0.25), rng.uniform(0.3, 0.6), wavy)

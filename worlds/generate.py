@@ -18,10 +18,10 @@ from worlds.drawing import to_image
 _KIND_CODES = {"class": 1, "concept": 2, "random": 3}
 
 
-def check_names(kind: str, names: Sequence[str]) -> None:
+def check_names(kind: str, names: Sequence[str], world: str = "colour") -> None:
     """Raise :class:`PipelineError` if the synthetic source cannot make any of ``names``."""
     for name in names:
-        check_name(kind, name)
+        check_name(kind, name, world)
 
 
 def image_rng(seed: int, kind: str, name: str, index: int) -> np.random.Generator:
@@ -34,22 +34,27 @@ def file_name(index: int, count: int) -> str:
     return f"{index:0{max(4, len(str(count - 1)))}d}.png"
 
 
-def draw(kind: str, name: str, index: int, size: int = 64, seed: int = 0) -> tuple[Image.Image, dict]:
-    """Image number ``index`` of ``kind`` (class/concept/random) ``name``, and how it was drawn."""
-    check_name(kind, name)
+def draw(kind: str, name: str, index: int, size: int = 64, seed: int = 0,
+         world: str = "colour") -> tuple[Image.Image, dict]:
+    """Image number ``index`` of ``kind`` (class/concept/random) ``name``, and how it was drawn.
+
+    ``world``: ``colour`` (the default) or ``texture`` (``crawl.synthetic_task``).
+    """
+    check_name(kind, name, world)
     rng = image_rng(seed, kind, name, index)
     if kind == "class":
         array, meta = draw_class(name, rng, size)
     elif kind == "concept":
         array, meta = draw_concept(name, rng, size)
     else:
-        array, style = draw_random(rng, size)
+        array, style = draw_random(rng, size, world=world)
         meta = {"kind": "random", "name": name, "style": style}
     return to_image(array), meta
 
 
 def generate(
-    kind: str, name: str, count: int, size: int = 64, seed: int = 0, *, with_meta: bool = False
+    kind: str, name: str, count: int, size: int = 64, seed: int = 0, *, with_meta: bool = False,
+    world: str = "colour",
 ) -> Iterator[tuple]:
     """Yield ``(file_name, PIL.Image)`` for ``count`` images of ``kind`` (class/concept/random) ``name``.
 
@@ -57,8 +62,8 @@ def generate(
     describing how the image was drawn (e.g. ``meta["texture"]`` for class images).
     Each image depends only on (seed, kind, name, index), so any subset can be regenerated.
     """
-    check_name(kind, name)
+    check_name(kind, name, world)
     for index in range(count):
-        image, meta = draw(kind, name, index, size, seed)
+        image, meta = draw(kind, name, index, size, seed, world)
         fname = file_name(index, count)
         yield (fname, image, meta) if with_meta else (fname, image)

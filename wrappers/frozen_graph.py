@@ -140,3 +140,8 @@ class FrozenGraphWrapper(ModelWrapper):
     def logits(self, images: np.ndarray) -> np.ndarray:
         """Logits of ``images``."""
         return self.sess.run(self.ends["logit"], {self.ends["input"]: images})
+
+    def logits_batched(self, images: np.ndarray, batch_size: int = 256) -> np.ndarray:
+        """Logits of ``images``, computed ``batch_size`` at a time (forward passes only)."""
+        parts = [self.logits(images[i:i + batch_size]) for i in range(0, len(images), batch_size)]
+        return np.concatenate(parts) if parts else np.zeros((0, len(self.labels)), np.float32)

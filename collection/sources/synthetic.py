@@ -17,14 +17,17 @@ REGENERABLE = True
 
 
 def origin(request, params) -> dict:
-    """The kept images depend on the seed and the image size."""
-    return {"seed": params.seed, "size": params.crawl.synthetic_size}
+    """The kept images depend on the seed, the image size and (when not the default) the world."""
+    found = {"seed": params.seed, "size": params.crawl.synthetic_size}
+    if params.crawl.synthetic_task != "colour":  # default manifests stay as they were
+        found["task"] = params.crawl.synthetic_task
+    return found
 
 
 def check(requests, params) -> None:
     """Fail early, before anything is written, on a name the synthetic source cannot make."""
     for request in requests:
-        check_name(request.kind, request.name)
+        check_name(request.kind, request.name, params.crawl.synthetic_task)
 
 
 def fill(request, params, collector) -> None:
@@ -40,7 +43,8 @@ def fill(request, params, collector) -> None:
         fname = file_name(index, request.count)
         if collector.seen(fname):
             continue
-        image, _ = draw(request.kind, request.name, index, params.crawl.synthetic_size, params.seed)
+        image, _ = draw(request.kind, request.name, index, params.crawl.synthetic_size, params.seed,
+                        params.crawl.synthetic_task)
         buffer = io.BytesIO()
         image.save(buffer, format="PNG")
         collector.offer(fname, buffer.getvalue(), name=fname)

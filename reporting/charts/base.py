@@ -12,6 +12,11 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
 # Okabe-Ito: distinguishable with the common colour-vision deficiencies.
+from tcavcore.confirmation import STATUS_CONFIRMED, STATUS_CONTRADICTED, STATUS_UNCONFIRMED  # noqa: E402
+
+#: How a significant finding's insertion-test status is marked on the charts.
+STATUS_MARKS = {STATUS_CONFIRMED: " \u2713", STATUS_UNCONFIRMED: " ?", STATUS_CONTRADICTED: " \u2717"}
+
 BOTTLENECK_COLORS = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000")
 DPI = 100
 RC = {

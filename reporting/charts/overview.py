@@ -14,7 +14,8 @@ import numpy as np
 
 from tcavcore.records import KIND_CONCEPT, KIND_RANDOM
 from tcavcore.verdicts import NOT_LEARNABLE
-from reporting.charts.base import BOTTLENECK_COLORS, RC, new_figure, png_bytes
+from reporting.charts.base import BOTTLENECK_COLORS, RC, STATUS_MARKS, new_figure, png_bytes
+from tcavcore.confirmation import status
 
 GREY = "#d9d9d9"  # a cell or box that is not significant / not learnable
 RANDOM_COLOR = "0.55"
@@ -42,10 +43,10 @@ def render_heatmap(rows: Sequence[Mapping[str, Any]], bottleneck: str, significa
     cmap = matplotlib.colormaps["RdBu_r"]
 
     width = 1.6 + 0.75 * len(concepts)
-    height = 1.5 + 0.55 * len(classes)
+    height = 1.7 + 0.55 * len(classes)
     with matplotlib.rc_context(RC):
         figure = new_figure(width, height)
-        axes = figure.add_axes((1.3 / width, 0.9 / height, 1 - 1.5 / width, 1 - 1.45 / height))
+        axes = figure.add_axes((1.3 / width, 0.9 / height, 1 - 1.5 / width, 1 - 1.65 / height))
         for i, target in enumerate(classes):
             for j, concept in enumerate(concepts):
                 row = by_key.get((target, concept))
@@ -55,7 +56,7 @@ def render_heatmap(rows: Sequence[Mapping[str, Any]], bottleneck: str, significa
                 if row["verdict"] == NOT_LEARNABLE or not math.isfinite(score):
                     color, text, text_color = "white", "n/l", "0.45"
                 elif row["significant"]:
-                    color, text = cmap(score), f"{score:.2f}"
+                    color, text = cmap(score), f"{score:.2f}{STATUS_MARKS.get(status(row), '')}"
                     text_color = "white" if abs(score - 0.5) > 0.3 else "black"
                 else:
                     color, text, text_color = GREY, f"{score:.2f}", "0.4"
@@ -75,6 +76,10 @@ def render_heatmap(rows: Sequence[Mapping[str, Any]], bottleneck: str, significa
             "grey: not significant; n/l: CAV not learnable",
             fontsize=7.5, color="0.3", va="top",
         )
+        if any(row["significant"] for row in chosen):  # the insertion test's marks (tcavcore/confirmation.py)
+            figure.text(0.15 / width, 1 - 0.62 / height,
+                        "insertion test: \u2713 confirmed, ? not confirmed, \u2717 contradicted",
+                        fontsize=7.5, color="0.3", va="top")
         return png_bytes(figure)
 
 

@@ -12,7 +12,8 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch, Rectangle
 
 # base first: it selects the Agg backend before anything is drawn
-from reporting.charts.base import BOTTLENECK_COLORS, RC, new_figure, png_bytes
+from reporting.charts.base import BOTTLENECK_COLORS, RC, STATUS_MARKS, new_figure, png_bytes
+from tcavcore.confirmation import status
 
 NOT_SIGNIFICANT_ALPHA = 0.3  # fill opacity of a non-significant bar
 BAND_COLOR = (0.15, 0.15, 0.15, 0.13)  # random ± std, drawn over the bars
@@ -100,6 +101,8 @@ def render_class_scores(
         f"* not significant (adjusted p ≥ α{f' = {significance:g}' if significance is not None else ''}).",
         f"Bars: mean over random counterexample sets, with its {confidence:.0%} confidence interval; dotted line: 0.5.",
     ]
+    if any(status(row) in STATUS_MARKS for row in rows_for_class if row.get("significant") and "verdict" in row):
+        footnote.append("Insertion test on significant bars: \u2713 confirmed, ? not confirmed, \u2717 contradicted.")
     if not_learnable:
         footnote.append("n/l: CAV not learnable here (accuracy below threshold): " + ", ".join(not_learnable))
     if sum(len(line) + 3 for line in footnote) * FOOTNOTE_CHAR <= axes_width + RIGHT:
@@ -208,6 +211,10 @@ def _draw_bar(axes, x: float, width: float, color: str, row: Mapping[str, Any]) 
     else:
         high = mean
     _draw_random_baseline(axes, x, width, row)
+    mark = STATUS_MARKS.get(status(row)) if significant and "verdict" in row else None
+    if mark:  # the insertion test's word on a significant bar (tcavcore/confirmation.py)
+        axes.text(x, min(high + 0.01, 0.985), mark.strip(), ha="center", va="bottom", fontsize=9, fontweight="bold",
+                  color="0.15", zorder=5, clip_on=False)
     if not significant:
         axes.text(
             x, min(high + 0.01, 0.985), "*", ha="center", va="bottom", fontsize=13, fontweight="bold",

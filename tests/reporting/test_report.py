@@ -27,6 +27,7 @@ SCORE_COLUMNS = [
     "target", "concept", "bottleneck", "alpha", "verdict", "score_mean", "score_std", "score_ci_low", "score_ci_high",
     "random_mean", "random_std", "effect_size", "p_random", "p_random_adjusted", "p_half", "p_half_adjusted",
     "significant", "cav_learnable", "cav_accuracy", "cav_accuracy_std", "magnitude_mean", "n_random", "n_examples",
+    "insertion_effect", "insertion_ci_low", "insertion_ci_high", "insertion_p", "insertion_p_adjusted", "confirmed",
 ]  # fmt: skip
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 EXPECTED_CHARTS = [
@@ -109,6 +110,7 @@ def write_model_views(folder: Path, matrix=GOOD_CONFUSION, seed=0) -> None:
         projections[f"{bottleneck}/xy"] = rng.normal(size=(len(groups), 2)).astype(np.float32)
         projections[f"{bottleneck}/explained"] = np.array([0.4, 0.2], dtype=np.float32)
     (views / "projections.npz").write_bytes(npz_bytes(projections))
+    write_checks(folder)  # the insertion and truth stages' tables, which the report reads too
 
 
 @pytest.fixture
@@ -117,6 +119,21 @@ def project(tmp_path: Path) -> Path:
     write_runs(tmp_path / "results" / "tcav" / "runs.csv")
     write_model_views(tmp_path)
     return tmp_path
+
+
+def write_checks(folder: Path) -> None:
+    """The insertion stage's table (the own colours raise their class, everything else nothing) and no truth."""
+    from pipeline.insertion import insertion_csv
+    from pipeline.truth import truth_csv
+
+    own = {("fire", "red"), ("water", "blue"), ("grass", "green")}
+    rows = [{"target": t, "concept": c, "control": "random", "carrier": "class", "effect": 0.4 if (t, c) in own else 0.01,
+             "ci_low": 0.2 if (t, c) in own else -0.1, "ci_high": 0.6 if (t, c) in own else 0.1,
+             "p": 1e-4 if (t, c) in own else 0.8, "p_adjusted": 1e-3 if (t, c) in own else 1.0, "n_images": 20, "draws": 4}
+            for t in CLASSES for c in CONCEPTS]
+    (folder / "results" / "tcav").mkdir(parents=True, exist_ok=True)
+    (folder / "results" / "tcav" / "insertion.csv").write_text(insertion_csv(rows))
+    (folder / "results" / "truth.csv").write_text(truth_csv([]))
 
 
 def run_report(folder: Path) -> int:
@@ -128,6 +145,8 @@ def run_report(folder: Path) -> int:
             "--metrics", str(results / "metrics.json"),
             "--history", str(results / "train_history.csv"),
             "--views", str(results / "views"),
+            "--insertion", str(results / "tcav" / "insertion.csv"),
+            "--truth", str(results / "truth.csv"),
             "--out", str(results),
         ]
     )  # fmt: skip
@@ -152,6 +171,10 @@ def test_report_writes_scores_metrics_and_charts(project: Path, capsys):
     ]
     significant = {(r["target"], r["concept"]) for r in rows if r["significant"] == "True"}
     assert {("fire", "red"), ("water", "blue")} <= significant
+    confirmed = {(r["target"], r["concept"]) for r in rows if r["confirmed"] == "True"}
+    assert confirmed and confirmed <= {("fire", "red"), ("water", "blue"), ("grass", "green")} & significant
+    assert all(r["verdict"].endswith("(not confirmed)") for r in rows
+               if r["significant"] == "True" and (r["target"], r["concept"]) not in confirmed)
     assert all(r["n_random"] == str(N_RANDOM) and r["n_examples"] == "20" for r in rows)
     nan_rows = [r for r in rows if (r["target"], r["concept"]) == ("grass", "striped")]
     assert nan_rows and all(r["magnitude_mean"] == "" for r in nan_rows)

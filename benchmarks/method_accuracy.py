@@ -1,0 +1,224 @@
+"""How often are the findings right? TCAV, the insertion test and both, against the known truth.
+
+For each built-in world (``colour``, ``texture``) and seed, this runs the real pipeline once
+in a throw-away copy of the project (the model is trained once), then for every CAV option
+(``tcav.cav_model`` x ``tcav.pooling``) reruns only the stages that depend on it
+(``dvc repro``: tcav and report), and computes the insertion test for every control
+variant (control x carrier) in this process with the insertion stage's own functions. Each finding is scored
+against ``results/truth.csv`` (the model's measured dependence on each concept, from
+counterfactual pairs):
+
+- a **real effect** is a (class, concept) whose measured effect is at least ``--threshold``
+  logit in size (0.5, fixed before measuring, as in the issue);
+- **precision**: the share of findings (significant TCAV rows; significant insertion tests;
+  confirmed rows) whose direction is that of a real effect;
+- **recall**: the share of real effects found in their direction (for TCAV and confirmed: at
+  some layer).
+
+    .venv/bin/python benchmarks/method_accuracy.py                 # 2 worlds x seeds 42 7 123
+    .venv/bin/python benchmarks/method_accuracy.py --seeds 42 --worlds colour
+
+Prints one table per world and one over both, and writes them as JSON with ``--json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import dataclasses
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from tests.pipeline_project import make_project, run, set_params  # noqa: E402
+
+CAV_OPTIONS = (("linear", "none"), ("linear", "spatial_mean"), ("pattern", "none"), ("pattern", "spatial_mean"))
+CONTROLS = ("random", "blur", "elsewhere", "mean")
+CARRIERS = ("class", "random", "both")
+#: Every insertion variant: control on carrier.
+VARIANTS = tuple(f"{control} on {carrier}" for carrier in CARRIERS for control in CONTROLS)
+WORLDS = ("colour", "texture")
+
+
+def world_overrides(world: str) -> dict:
+    """The params of a world: the default params, or the texture preset's world-defining keys."""
+    if world == "colour":
+        return {}
+    import yaml
+
+    preset = yaml.safe_load((ROOT / "presets" / "texture_world.yaml").read_text())
+    return {"classes": preset["classes"], "crawl": {"synthetic_task": "texture", "concepts": preset["crawl"]["concepts"]},
+            "tcav": {"concepts": preset["tcav"]["concepts"]}}
+
+
+def read_csv(path: Path) -> list[dict]:
+    with path.open(newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+def load_tables(path: Path) -> dict:
+    """Insertion tables saved by :func:`save_tables` (empty when none)."""
+    if not path.exists():
+        return {}
+    return {variant: {tuple(key.split("|")): test for key, test in table.items()}
+            for variant, table in json.loads(path.read_text()).items()}
+
+
+def save_tables(path: Path, tables: dict) -> None:
+    path.write_text(json.dumps({variant: {"|".join(key): test for key, test in table.items()}
+                                for variant, table in tables.items()}))
+
+
+def insertion_tables(project: Path, variants) -> dict[str, dict[tuple[str, str], dict]]:
+    """Every insertion variant's tests on the project's model, keyed by (class, concept)."""
+    from pipeline.insertion import insertion_config, run_insertion
+    from common.params import load_params
+    from images.sets import load_image_sets
+    from wrappers import FrozenGraphWrapper
+
+    params = load_params(project / "params.yaml")
+    classes, concepts, randoms = load_image_sets(params, project / "datasets" / "processed", project / "concepts")
+    model = FrozenGraphWrapper(project / "models" / "frozen", [])
+    tables = {}
+    for variant in variants:
+        control, carrier = variant.split(" on ")
+        config = dataclasses.replace(insertion_config(params), control=control, carrier=carrier)
+        rows = run_insertion(model.logits_batched, model.label_to_id, classes, concepts, randoms, config,
+                             seed=params.seed, correction=params.tcav.correction)
+        tables[variant] = {(r["target"], r["concept"]): {"effect": r["effect"], "ci_low": r["ci_low"],
+                                                        "ci_high": r["ci_high"], "p": r["p"],
+                                                        "p_adjusted": r["p_adjusted"]} for r in rows}
+    model.sess.close()
+    return tables
+
+
+@dataclasses.dataclass
+class Counts:
+    """Findings and how many were right; real effects and how many were found."""
+
+    findings: int = 0
+    right: int = 0
+    real: int = 0
+    found: int = 0
+
+    def add(self, other: "Counts") -> None:
+        for field in dataclasses.fields(self):
+            setattr(self, field.name, getattr(self, field.name) + getattr(other, field.name))
+
+    def text(self) -> str:
+        precision = f"{self.right / self.findings:.2f}" if self.findings else "  - "
+        recall = f"{self.found / self.real:.2f}" if self.real else "  - "
+        return f"{precision} ({self.right:>3}/{self.findings:<3}) {recall} ({self.found:>2}/{self.real:<2})"
+
+
+def score(rows: list[dict], truth: dict, insertion: dict, significance: float, threshold: float) -> dict[str, Counts]:
+    """Precision/recall counts of TCAV alone, the insertion test alone and both (confirmed)."""
+    from tcavcore.confirmation import checked_verdict
+
+    real = {key: (1 if t > 0 else -1) for key, t in truth.items() if abs(t) >= threshold}
+    tcav, ins, both = Counts(real=len(real)), Counts(real=len(real)), Counts(real=len(real))
+    found_tcav, found_both = set(), set()
+    for r in rows:
+        key = (r["target"], r["concept"])
+        if r["significant"] != "True" or key not in truth:
+            continue
+        sign = 1 if float(r["score_mean"]) > 0.5 else -1
+        right = real.get(key) == sign
+        tcav.findings += 1
+        tcav.right += right
+        if right:
+            found_tcav.add(key)
+        test = insertion[key]
+        verdict = checked_verdict("raises class" if sign > 0 else "lowers class", test["effect"], test["p_adjusted"],
+                                  significance)
+        if verdict.endswith("(confirmed)"):
+            both.findings += 1
+            both.right += right
+            if right:
+                found_both.add(key)
+    for key, test in insertion.items():
+        if key in truth and test["p_adjusted"] < significance:
+            ins.findings += 1
+            right = real.get(key) == (1 if test["effect"] > 0 else -1)
+            ins.right += right
+            ins.found += right
+    tcav.found, both.found = len(found_tcav), len(found_both)
+    return {"tcav": tcav, "insertion": ins, "confirmed": both}
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seeds", nargs="*", type=int, default=[42, 7, 123])
+    parser.add_argument("--worlds", nargs="*", default=list(WORLDS), choices=WORLDS)
+    parser.add_argument("--threshold", type=float, default=0.5, help="|effect| of a real effect, logit (default 0.5)")
+    parser.add_argument("--json", type=Path, help="also write the counts here")
+    parser.add_argument("--keep", type=Path, help="keep the projects under this folder (reused when present)")
+    args = parser.parse_args(argv)
+
+    results: dict = {}
+    with tempfile.TemporaryDirectory(prefix="tcav-accuracy-") as tmp:
+        base = args.keep or Path(tmp)
+        for world in args.worlds:
+            for seed in args.seeds:
+                project = base / f"{world}-{seed}"
+                saved = project / "bench"  # per-option scores and insertion tables, reused with --keep
+                start = time.perf_counter()
+                if not (project / "dvc.yaml").exists():
+                    make_project(project, {**world_overrides(world), "seed": seed})
+                saved.mkdir(exist_ok=True)
+                options = [o for o in CAV_OPTIONS if not (saved / f"scores-{o[0]}-{o[1]}.csv").exists()]
+                if options or not (project / "results" / "truth.csv").exists():
+                    set_params(project, {"tcav": {"cav_model": "linear", "pooling": "none"}})
+                    run(["dvc", "repro"], project)
+                truth = {(r["class"], r["concept"]): float(r["effect"]) for r in read_csv(project / "results" / "truth.csv")}
+                tables = load_tables(saved / "insertion.json")
+                if any(v not in tables for v in VARIANTS):
+                    tables = {**tables, **insertion_tables(project, [v for v in VARIANTS if v not in tables])}
+                    save_tables(saved / "insertion.json", tables)
+                print(f"{world} seed {seed}: pipeline + insertion variants in {time.perf_counter() - start:.0f} s",
+                      flush=True)
+                for cav_model, pooling in CAV_OPTIONS:
+                    start = time.perf_counter()
+                    kept = saved / f"scores-{cav_model}-{pooling}.csv"
+                    if not kept.exists():
+                        set_params(project, {"tcav": {"cav_model": cav_model, "pooling": pooling}})
+                        run(["dvc", "repro"], project)
+                        kept.write_bytes((project / "results" / "scores.csv").read_bytes())
+                    rows = read_csv(kept)
+                    for variant in VARIANTS:
+                        counts = score(rows, truth, tables[variant], 0.05, args.threshold)
+                        results.setdefault(world, {}).setdefault(f"{cav_model}/{pooling}", {}).setdefault(variant, []) \
+                            .append({name: dataclasses.asdict(c) for name, c in counts.items()})
+                    print(f"  {cav_model}/{pooling}: {time.perf_counter() - start:.0f} s", flush=True)
+                set_params(project, {"tcav": {"cav_model": "linear", "pooling": "none"}})
+    print_tables(results, args)
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=1))
+    return 0
+
+
+def print_tables(results: dict, args) -> None:
+    """One table per world and one over both: precision (right/findings) and recall (found/real)."""
+    print(f"\nreal effect: |measured effect| >= {args.threshold:g} logit; seeds {args.seeds}; "
+          "precision (right/findings)  recall (found/real)")
+    worlds = list(results)
+    for label, chosen in [(w, [w]) for w in worlds] + ([("both worlds", worlds)] if len(worlds) > 1 else []):
+        print(f"\n{label}")
+        print(f"  {'CAV option':<22}{'insertion':<22}{'TCAV alone':<28}{'insertion alone':<28}{'confirmed (both)':<28}")
+        for option in results[worlds[0]]:
+            for control in VARIANTS:
+                totals = {name: Counts() for name in ("tcav", "insertion", "confirmed")}
+                for world in chosen:
+                    for entry in results[world][option][control]:
+                        for name, counts in entry.items():
+                            totals[name].add(Counts(**counts))
+                print(f"  {option:<22}{control:<22}" + "".join(f"{totals[n].text():<28}" for n in totals))
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

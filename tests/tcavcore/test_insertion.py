@@ -1,0 +1,121 @@
+"""The insertion test on a toy model whose class logit is known in closed form."""
+
+import math
+
+import numpy as np
+import pytest
+
+from tcavcore import insertion as ins
+from tcavcore.confirmation import CONTRADICTED, LOWERS_CONFIRMED, RAISES_CONFIRMED, RAISES_UNCONFIRMED, \
+    apply_insertion, checked_verdict
+
+SIZE = 16
+
+
+def redness_logits(images: np.ndarray) -> np.ndarray:
+    """Class 0's logit is the mean redness (R - (G+B)/2); class 1's its negative."""
+    red = (images[..., 0] - 0.5 * (images[..., 1] + images[..., 2])).mean(axis=(1, 2))
+    return np.stack([red, -red], axis=1) * 10
+
+
+def solid(colour, n=6):
+    return np.broadcast_to(np.asarray(colour, np.float32), (n, SIZE, SIZE, 3)).copy()
+
+
+@pytest.fixture
+def class_images():
+    rng = np.random.default_rng(0)
+    return (rng.random((12, SIZE, SIZE, 3)) * 0.6 + 0.2).astype(np.float32)
+
+
+@pytest.mark.parametrize("control", ins.CONTROLS)
+def test_a_red_concept_raises_the_red_class_and_lowers_the_other(class_images, control):
+    config = ins.InsertionConfig(control=control, fraction=0.5, draws=3)
+    randoms = np.random.default_rng(1).random((10, SIZE, SIZE, 3)).astype(np.float32)
+    up = ins.insertion_test(redness_logits, class_images, 0, solid([1, 0, 0]), config, seed=1, class_name="a",
+                            concept="red", random_images=randoms)
+    down = ins.insertion_test(redness_logits, class_images, 1, solid([1, 0, 0]), config, seed=1, class_name="b",
+                              concept="red", random_images=randoms)
+    assert up.effect > 0.5 and up.ci_low > 0 and up.p_value < 1e-3
+    assert down.effect < -0.5 and down.ci_high < 0
+    assert up.n_images == 12 and up.draws == 3
+
+
+def test_a_concept_like_the_control_has_no_effect(class_images):
+    """Pasting a neutral grey against a mean-colour fill of grey-ish regions: close to nothing."""
+    grey = solid([0.5, 0.5, 0.5])
+    config = ins.InsertionConfig(control="mean", fraction=0.5, draws=4)
+    result = ins.insertion_test(redness_logits, class_images, 0, grey, config, seed=3, class_name="a", concept="grey")
+    assert abs(result.effect) < 0.05
+    assert result.ci_low < 0 < result.ci_high or result.p_value > 0.01
+
+
+def test_concept_and_control_share_the_region_and_the_rest_of_the_image(class_images):
+    config = ins.InsertionConfig(control="blur", fraction=0.25, draws=2)
+    rng, control_rng = ins.draw_rng(0, "x"), ins.draw_rng(0, "y")
+    with_concept, with_control = ins.insertion_batches(class_images, solid([1, 0, 0]), config, rng, control_rng)
+    assert with_concept.shape == (24, SIZE, SIZE, 3)
+    side = round(0.25 * SIZE)
+    for a, b, original in zip(with_concept, with_control, np.repeat(class_images, 2, axis=0)):
+        changed = np.any(a != original, axis=-1) | np.any(b != original, axis=-1)
+        rows, cols = np.nonzero(changed)
+        assert len(rows) > 0
+        # everything either image changed lies in one side x side square: the shared region
+        assert rows.max() - rows.min() < side and cols.max() - cols.min() < side
+
+
+def test_draws_are_seeded_and_the_same_for_every_control(class_images):
+    boxes = []
+    for control in ("blur", "random"):
+        config = ins.InsertionConfig(control=control, fraction=0.3, draws=2)
+        randoms = np.random.default_rng(1).random((4, SIZE, SIZE, 3)).astype(np.float32)
+        concept, _ = ins.insertion_batches(class_images, solid([0, 1, 0]), config, ins.draw_rng(5, "c"),
+                                           ins.draw_rng(5, control), randoms)
+        boxes.append(concept)
+    assert np.array_equal(boxes[0], boxes[1])
+
+
+def test_region_boxes_lie_inside_the_image():
+    boxes = ins.region_boxes(np.random.default_rng(0), 200, 32, 32, 0.3)
+    assert boxes[:, 2].min() == boxes[:, 2].max() == 10
+    assert (boxes[:, :2] >= 0).all() and (boxes[:, :2] + 10 <= 32).all()
+    centre = ins.region_boxes(np.random.default_rng(0), 3, 32, 32, 0.5, "center")
+    assert (centre == [8, 8, 16]).all()
+
+
+def test_box_blur_keeps_a_constant_region_and_smooths_an_edge():
+    flat = np.full((8, 8, 3), 0.3, np.float32)
+    assert np.allclose(ins.box_blur(flat, 2), 0.3)
+    edge = np.zeros((8, 8, 3), np.float32)
+    edge[:, 4:] = 1
+    blurred = ins.box_blur(edge, 2)
+    assert 0 < blurred[0, 3, 0] < 1 and blurred[0, 0, 0] == 0
+
+
+def test_paired_effect_counts_images_not_draws():
+    differences = np.array([1.0, 3.0, 2.0, 2.0, 1.5, 2.5])  # 3 images x 2 draws: per-image means all 2
+    result = ins.paired_effect(differences, 2)
+    assert result.n_images == 3 and result.effect == 2.0 and result.p_value == 0.0
+    noisy = ins.paired_effect(np.array([1.0, -1.0, 0.5, -0.5]), 1)
+    assert noisy.ci_low < 0 < noisy.ci_high and noisy.p_value > 0.5
+
+
+def test_bad_config_is_refused():
+    with pytest.raises(ValueError, match="control"):
+        ins.InsertionConfig(control="paint")
+    with pytest.raises(ValueError, match="fraction"):
+        ins.InsertionConfig(fraction=0)
+
+
+def test_verdicts_follow_both_tests():
+    assert checked_verdict("raises class", 0.4, 0.001, 0.05) == RAISES_CONFIRMED
+    assert checked_verdict("raises class", 0.4, 0.2, 0.05) == RAISES_UNCONFIRMED
+    assert checked_verdict("raises class", -0.4, 0.001, 0.05) == CONTRADICTED
+    assert checked_verdict("lowers class", -0.4, 0.001, 0.05) == LOWERS_CONFIRMED
+    assert checked_verdict("not significant", 2.0, 0.0, 0.05) == "not significant"
+    rows = [{"target": "a", "concept": "red", "verdict": "raises class"},
+            {"target": "a", "concept": "own", "verdict": "lowers class"}]
+    apply_insertion(rows, {("a", "red"): {"effect": 0.3, "ci_low": 0.1, "ci_high": 0.5, "p": 0.001,
+                                          "p_adjusted": 0.002}}, 0.05)
+    assert rows[0]["confirmed"] is True and rows[0]["verdict"] == RAISES_CONFIRMED
+    assert rows[1]["confirmed"] is False and rows[1]["verdict"] == "lowers class" and math.isnan(rows[1]["insertion_p"])
