@@ -393,3 +393,15 @@ def test_layers_command_lists_usable_layers_in_order(tmp_path, capsys):
     assert "block1_add" not in names  # passed by through the concatenation
     assert layers.main(["--params", str(tmp_path / "params.yaml"), "--all"]) == 0
     assert "no: the model's output" in capsys.readouterr().out
+
+
+def test_savedmodel_signature_is_frozen_and_its_softmax_looked_through(tmp_path):
+    net = small_net("softmax_layer")
+    net.export(str(tmp_path / "saved"), verbose=False)
+    converted = convert(params_for(tmp_path, {"source": "savedmodel", "path": str(tmp_path / "saved")}))
+    assert converted.ending == "softmax"
+    result = check(converted, images(), "x")
+    assert result["compared"] == "probabilities" and result["max_abs_diff"] < 1e-4
+    assert any(name.endswith("Relu") for name in converted.bottlenecks)
+    with pytest.raises(PipelineError, match="model.signature: 'nope' is not a signature of .*; it has: serve, serving_default"):
+        convert(params_for(tmp_path, {"source": "savedmodel", "path": str(tmp_path / "saved"), "signature": "nope"}))

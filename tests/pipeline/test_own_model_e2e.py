@@ -136,7 +136,9 @@ def test_resnet_style_as_h5_and_replacing_the_file_reruns_from_conversion(projec
     use_model(project, "keras", "user_models/resnet.h5", "concat")
     check_outside_run(project, run(["dvc", "repro"], project), "keras", "concat")
     shutil.copy(models / "resnet_v2.h5", project / "user_models" / "resnet.h5")
-    assert changed(project) == ["export", "report", "tcav", "views"]
+    # dvc status names the stage whose dependency changed; tcav, views and report follow when
+    # the conversion writes a different graph (train, crawl and preprocess do not rerun).
+    assert changed(project) == ["export"]
 
 
 def layer_named(project, part: str) -> str:
