@@ -77,6 +77,7 @@ def save_tables(path: Path, tables: dict) -> None:
 def insertion_tables(project: Path, variants) -> dict[str, dict[tuple[str, str], dict]]:
     """Every insertion variant's tests on the project's model, keyed by (class, concept)."""
     from pipeline.insertion import insertion_config, run_insertion
+    from tcavcore.confirmation import adjusted_insertion
     from common.params import load_params
     from images.sets import load_image_sets
     from wrappers import FrozenGraphWrapper
@@ -89,10 +90,10 @@ def insertion_tables(project: Path, variants) -> dict[str, dict[tuple[str, str],
         control, carrier = variant.split(" on ")
         config = dataclasses.replace(insertion_config(params), control=control, carrier=carrier)
         rows = run_insertion(model.logits_batched, model.label_to_id, classes, concepts, randoms, config,
-                             seed=params.seed, correction=params.tcav.correction)
-        tables[variant] = {(r["target"], r["concept"]): {"effect": r["effect"], "ci_low": r["ci_low"],
-                                                        "ci_high": r["ci_high"], "p": r["p"],
-                                                        "p_adjusted": r["p_adjusted"]} for r in rows}
+                             seed=params.seed)
+        tables[variant] = adjusted_insertion({(r["target"], r["concept"]): {
+            "effect": r["effect"], "ci_low": r["ci_low"], "ci_high": r["ci_high"], "p": r["p"]} for r in rows},
+            params.tcav.correction)
     model.sess.close()
     return tables
 

@@ -4,10 +4,10 @@ For each class image of ``tcav.target_split`` and each seeded draw, a concept im
 scaled into a region and the class logit is compared with the same image with the control
 (``insertion.control``) in the same region (``tcavcore/insertion.py``). One row per
 (class, concept) to ``results/tcav/insertion.csv``: the mean paired difference, its
-interval, its p-value and the p-value adjusted over the run's (class, concept) family with
-``tcav.correction``. The report stage reads it to mark each TCAV finding confirmed, not
-confirmed or contradicted. Forward passes only: a separate stage so that changing its
-params refits no CAV.
+interval and its p-value. The report stage adjusts the p-values over the run's (class,
+concept) family with ``tcav.correction`` and marks each TCAV finding confirmed, not
+confirmed or contradicted (so a change of correction or level recomputes nothing here).
+Forward passes only: a separate stage so that changing its params refits no CAV.
 """
 
 from __future__ import annotations
@@ -51,9 +51,8 @@ def split_random_sets(randoms: dict[str, np.ndarray], carrier: str, count: int):
 
 
 def run_insertion(logits, label_to_id, classes: dict[str, np.ndarray], concepts: dict[str, np.ndarray],
-                  randoms: dict[str, np.ndarray], config, *, seed: int, correction: str) -> list[dict]:
-    """Every (class, concept) test, p-values adjusted over all of them (the run's family)."""
-    from tcavcore.significance import adjust_p_values
+                  randoms: dict[str, np.ndarray], config, *, seed: int) -> list[dict]:
+    """Every (class, concept) test of the run (p-values as tested; the report adjusts them)."""
     from tcavcore.insertion import insertion_test
 
     random_pool, carriers = split_random_sets(randoms, config.carrier, max(len(v) for v in classes.values()))
@@ -67,8 +66,6 @@ def run_insertion(logits, label_to_id, classes: dict[str, np.ndarray], concepts:
                          "carrier": config.carrier,
                          "effect": result.effect, "ci_low": result.ci_low, "ci_high": result.ci_high,
                          "p": result.p_value, "n_images": result.n_images, "draws": result.draws})
-    for row, adjusted in zip(rows, adjust_p_values([row["p"] for row in rows], correction)):
-        row["p_adjusted"] = adjusted
     return rows
 
 
@@ -96,11 +93,11 @@ def main(argv: list[str] | None = None) -> int:
     log.info("insertion: %d classes x %d concepts, %d draws per image, region %.2f of the side (%s), control %s",
              len(classes), len(concepts), config.draws, config.fraction, config.placement, config.control)
     rows = run_insertion(model.logits_batched, model.label_to_id, classes, concepts, randoms, config,
-                         seed=params.seed, correction=params.tcav.correction)
+                         seed=params.seed)
     atomic_write_text(args.out, insertion_csv(rows))
     for row in rows:
-        log.info("  %-10s %-10s effect %+.3f [%+.3f, %+.3f]  p_adj %.3g", row["target"], row["concept"],
-                 row["effect"], row["ci_low"], row["ci_high"], row["p_adjusted"])
+        log.info("  %-10s %-10s effect %+.3f [%+.3f, %+.3f]  p %.3g", row["target"], row["concept"],
+                 row["effect"], row["ci_low"], row["ci_high"], row["p"])
     log.info("insertion: %d tests written to %s", len(rows), args.out)
     return 0
 

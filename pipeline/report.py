@@ -76,7 +76,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                               bottlenecks=params.tcav.bottlenecks, unrecognised=unrecognised)
     except ValueError as error:
         raise PipelineError(f"{runs_path}: {error}") from None
-    apply_insertion(rows, read_insertion(args.insertion), significance)
+    apply_insertion(rows, read_insertion(args.insertion), significance, decision.correction)
     truth = read_truth(args.truth)
     if not truth:
         log.warning("this run has no known truth (%s is empty: its classes or concepts do not come from the "

@@ -48,13 +48,26 @@ def checked_verdict(verdict: str, insertion_effect: float, insertion_p_adjusted:
     return CONTRADICTED
 
 
+def adjusted_insertion(insertion: Mapping[tuple[str, str], Mapping[str, float]],
+                       correction: str) -> dict[tuple[str, str], dict[str, float]]:
+    """The tests with ``p_adjusted``: their p-values corrected over all of them (the run's family)."""
+    from tcavcore.significance import adjust_p_values
+
+    keys = sorted(insertion)
+    adjusted = adjust_p_values([float(insertion[key]["p"]) for key in keys], correction)
+    return {key: {**insertion[key], "p_adjusted": float(p)} for key, p in zip(keys, adjusted)}
+
+
 def apply_insertion(rows: Sequence[dict[str, Any]], insertion: Mapping[tuple[str, str], Mapping[str, float]],
-                    significance: float) -> None:
+                    significance: float, correction: str) -> None:
     """Add :data:`INSERTION_KEYS` to every summary row in place and refine its verdict.
 
-    ``insertion[(target, concept)]`` holds ``effect, ci_low, ci_high, p, p_adjusted`` of the
-    test; a row whose (target, concept) has none keeps its verdict and gets empty columns.
+    ``insertion[(target, concept)]`` holds ``effect, ci_low, ci_high, p`` of the test (the
+    insertion stage's table); the p-values are adjusted over the whole table with
+    ``correction`` (as the TCAV tests are over theirs). A row whose (target, concept) has no
+    test keeps its verdict and gets empty columns.
     """
+    insertion = adjusted_insertion(insertion, correction)
     for row in rows:
         test = insertion.get((row["target"], row["concept"]))
         if test is None:

@@ -9,8 +9,8 @@ from pathlib import Path
 from common.errors import PipelineError
 
 #: Columns of ``insertion.csv``.
-INSERTION_COLUMNS = ("target", "concept", "control", "carrier", "effect", "ci_low", "ci_high", "p", "p_adjusted",
-                     "n_images", "draws")
+INSERTION_COLUMNS = ("target", "concept", "control", "carrier", "effect", "ci_low", "ci_high", "p", "n_images",
+                     "draws")
 
 
 def insertion_csv(rows: list[dict]) -> str:
@@ -39,7 +39,7 @@ def read_insertion(path: str | Path) -> dict[tuple[str, str], dict[str, float]]:
     for raw in reader:
         try:
             table[raw["target"], raw["concept"]] = {k: float(raw[k] or "nan")
-                                                    for k in ("effect", "ci_low", "ci_high", "p", "p_adjusted")}
+                                                    for k in ("effect", "ci_low", "ci_high", "p")}
         except ValueError as error:
             raise PipelineError(f"{path}, line {reader.line_num}: {error}") from None
     return table

@@ -21,11 +21,13 @@ TINY = {
               "concepts": ["red", "striped"], "num_random_sets": 3},
     "preprocess": {"image_size": 16},
     "train": {"conv_filters": [4, 8], "dense_units": 8, "epochs": 2},
+    # CAVs on flattened activations: averaged over space, a 2-epoch model's 4 and 8 channels
+    # separate nothing (every CAV "not learnable", leaving the statistics below nothing to test)
     "tcav": {"concepts": ["red", "striped"], "bottlenecks": ["pool1", "conv2"], "num_random_exp": 3,
-             "max_examples": 10},
+             "max_examples": 10, "pooling": "none"},
 }
 STAGES = ["crawl", "crawl_concept@red", "crawl_concept@striped", "crawl_random", "preprocess", "train", "export",
-          "tcav", "views", "report"]
+          "tcav", "insertion", "truth", "views", "report"]
 
 
 @pytest.fixture(scope="module")
@@ -136,16 +138,17 @@ def test_missing_concept_folder_names_it_and_lists_what_exists(tiny):
     run(["dvc", "repro"], project)
 
 
-def test_swapping_in_a_user_concept_reruns_only_tcav_and_report(tiny):
+def test_swapping_in_a_user_concept_reruns_only_what_scores_concepts(tiny):
     project, _ = tiny
     mine = project / "concepts" / "my_concept"
     shutil.copytree(project / "concepts" / "red", mine)
     set_params(project, {"tcav": {"concepts": ["red", "striped", "my_concept"]}})
     try:
-        assert stage_names_in_status(project) == ["report", "tcav", "views"]
+        # the concept's TCAV scores, its insertion test, its (absent) known truth, its projection
+        assert stage_names_in_status(project) == ["insertion", "report", "tcav", "truth", "views"]
         result = run(["dvc", "repro"], project)
         ran = [s for s in STAGES if f"Running stage '{s}'" in result.stdout + result.stderr]
-        assert ran == ["tcav", "views", "report"]  # no retraining
+        assert ran == ["tcav", "insertion", "truth", "views", "report"]  # no retraining
         rows = read_scores(project)
         assert {r["concept"] for r in rows} == {"red", "striped", "my_concept"}
     finally:

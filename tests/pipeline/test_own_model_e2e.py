@@ -30,7 +30,8 @@ SMALL = {
     "tcav": {"concepts": ["red"], "bottlenecks": ["conv2"], "num_random_exp": 2, "max_examples": 8},
     "views": {"projection_images": 8},
 }
-STAGES = ["crawl", "crawl_concept@red", "crawl_random", "preprocess", "train", "export", "tcav", "views", "report"]
+STAGES = ["crawl", "crawl_concept@red", "crawl_random", "preprocess", "train", "export", "tcav", "insertion", "truth",
+          "views", "report"]
 
 
 @pytest.fixture(scope="module")
@@ -87,7 +88,8 @@ def test_the_built_in_cnn_fed_back_as_keras_gives_exactly_the_train_scores(proje
     shutil.copy(project / "models" / "trained" / "model.keras", mine / "cnn.keras")
     use_model(project, "keras", "user_models/cnn.keras", "conv2")
     result = run(["dvc", "repro"], project)
-    assert ran(result) == ["train", "export", "tcav", "views", "report"]  # no crawl, no preprocess
+    # no crawl, no preprocess
+    assert ran(result) == ["train", "export", "tcav", "insertion", "truth", "views", "report"]
     assert "not trained: model.source is 'keras'" in (project / "models" / "trained" / "NOT_TRAINED.txt").read_text()
     assert read(project, "tcav/runs.csv") == runs
     assert read(project, "scores.csv") == table
@@ -103,7 +105,7 @@ def test_a_new_concept_never_reconverts(project):
     shutil.copytree(project / "concepts" / "red", project / "concepts" / "my_concept")
     set_params(project, {"tcav": {"concepts": ["red", "my_concept"]}})
     try:
-        assert changed(project) == ["report", "tcav", "views"]
+        assert changed(project) == ["insertion", "report", "tcav", "truth", "views"]
     finally:
         set_params(project, {"tcav": {"concepts": ["red"]}})
         shutil.rmtree(project / "concepts" / "my_concept")

@@ -129,7 +129,7 @@ def write_checks(folder: Path) -> None:
     own = {("fire", "red"), ("water", "blue"), ("grass", "green")}
     rows = [{"target": t, "concept": c, "control": "random", "carrier": "class", "effect": 0.4 if (t, c) in own else 0.01,
              "ci_low": 0.2 if (t, c) in own else -0.1, "ci_high": 0.6 if (t, c) in own else 0.1,
-             "p": 1e-4 if (t, c) in own else 0.8, "p_adjusted": 1e-3 if (t, c) in own else 1.0, "n_images": 20, "draws": 4}
+             "p": 1e-4 if (t, c) in own else 0.8, "n_images": 20, "draws": 4}
             for t in CLASSES for c in CONCEPTS]
     (folder / "results" / "tcav").mkdir(parents=True, exist_ok=True)
     (folder / "results" / "tcav" / "insertion.csv").write_text(insertion_csv(rows))

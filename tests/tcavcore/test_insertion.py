@@ -115,7 +115,6 @@ def test_verdicts_follow_both_tests():
     assert checked_verdict("not significant", 2.0, 0.0, 0.05) == "not significant"
     rows = [{"target": "a", "concept": "red", "verdict": "raises class"},
             {"target": "a", "concept": "own", "verdict": "lowers class"}]
-    apply_insertion(rows, {("a", "red"): {"effect": 0.3, "ci_low": 0.1, "ci_high": 0.5, "p": 0.001,
-                                          "p_adjusted": 0.002}}, 0.05)
+    apply_insertion(rows, {("a", "red"): {"effect": 0.3, "ci_low": 0.1, "ci_high": 0.5, "p": 0.001}}, 0.05, "holm")
     assert rows[0]["confirmed"] is True and rows[0]["verdict"] == RAISES_CONFIRMED
     assert rows[1]["confirmed"] is False and rows[1]["verdict"] == "lowers class" and math.isnan(rows[1]["insertion_p"])
