@@ -35,6 +35,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from tcavcore.accuracy import REAL_EFFECT, Counts, score_findings  # noqa: E402
 from tests.pipeline_project import make_project, run, set_params  # noqa: E402
 
 CAV_OPTIONS = (("linear", "none"), ("linear", "spatial_mean"), ("pattern", "none"), ("pattern", "spatial_mean"))
@@ -98,65 +99,12 @@ def insertion_tables(project: Path, variants) -> dict[str, dict[tuple[str, str],
     return tables
 
 
-@dataclasses.dataclass
-class Counts:
-    """Findings and how many were right; real effects and how many were found."""
-
-    findings: int = 0
-    right: int = 0
-    real: int = 0
-    found: int = 0
-
-    def add(self, other: "Counts") -> None:
-        for field in dataclasses.fields(self):
-            setattr(self, field.name, getattr(self, field.name) + getattr(other, field.name))
-
-    def text(self) -> str:
-        precision = f"{self.right / self.findings:.2f}" if self.findings else "  - "
-        recall = f"{self.found / self.real:.2f}" if self.real else "  - "
-        return f"{precision} ({self.right:>3}/{self.findings:<3}) {recall} ({self.found:>2}/{self.real:<2})"
-
-
-def score(rows: list[dict], truth: dict, insertion: dict, significance: float, threshold: float) -> dict[str, Counts]:
-    """Precision/recall counts of TCAV alone, the insertion test alone and both (confirmed)."""
-    from tcavcore.confirmation import checked_verdict
-
-    real = {key: (1 if t > 0 else -1) for key, t in truth.items() if abs(t) >= threshold}
-    tcav, ins, both = Counts(real=len(real)), Counts(real=len(real)), Counts(real=len(real))
-    found_tcav, found_both = set(), set()
-    for r in rows:
-        key = (r["target"], r["concept"])
-        if r["significant"] != "True" or key not in truth:
-            continue
-        sign = 1 if float(r["score_mean"]) > 0.5 else -1
-        right = real.get(key) == sign
-        tcav.findings += 1
-        tcav.right += right
-        if right:
-            found_tcav.add(key)
-        test = insertion[key]
-        verdict = checked_verdict("raises class" if sign > 0 else "lowers class", test["effect"], test["p_adjusted"],
-                                  significance)
-        if verdict.endswith("(confirmed)"):
-            both.findings += 1
-            both.right += right
-            if right:
-                found_both.add(key)
-    for key, test in insertion.items():
-        if key in truth and test["p_adjusted"] < significance:
-            ins.findings += 1
-            right = real.get(key) == (1 if test["effect"] > 0 else -1)
-            ins.right += right
-            ins.found += right
-    tcav.found, both.found = len(found_tcav), len(found_both)
-    return {"tcav": tcav, "insertion": ins, "confirmed": both}
-
-
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seeds", nargs="*", type=int, default=[42, 7, 123])
     parser.add_argument("--worlds", nargs="*", default=list(WORLDS), choices=WORLDS)
-    parser.add_argument("--threshold", type=float, default=0.5, help="|effect| of a real effect, logit (default 0.5)")
+    parser.add_argument("--threshold", type=float, default=REAL_EFFECT,
+                        help=f"|effect| of a real effect, logit (default {REAL_EFFECT})")
     parser.add_argument("--json", type=Path, help="also write the counts here")
     parser.add_argument("--keep", type=Path, help="keep the projects under this folder (reused when present)")
     args = parser.parse_args(argv)
@@ -192,7 +140,7 @@ def main(argv: list[str]) -> int:
                         kept.write_bytes((project / "results" / "scores.csv").read_bytes())
                     rows = read_csv(kept)
                     for variant in VARIANTS:
-                        counts = score(rows, truth, tables[variant], 0.05, args.threshold)
+                        counts = score_findings(rows, truth, tables[variant], 0.05, args.threshold)
                         results.setdefault(world, {}).setdefault(f"{cav_model}/{pooling}", {}).setdefault(variant, []) \
                             .append({name: dataclasses.asdict(c) for name, c in counts.items()})
                     print(f"  {cav_model}/{pooling}: {time.perf_counter() - start:.0f} s", flush=True)

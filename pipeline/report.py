@@ -13,8 +13,9 @@ previous outputs in place):
   :data:`tcavcore.records.SUMMARY_KEYS`. Floats are written with ``repr`` (exact, byte-stable);
   an undefined value (NaN: the score of a CAV that is not learnable, a p-value of two constant
   equal samples) is an empty CSV cell and a JSON ``null``.
-- ``<out>/tcav_metrics.json``: counts of significant tests, per bottleneck and in total, for
-  ``dvc metrics show``.
+- ``<out>/tcav_metrics.json``: counts of significant tests, per bottleneck and in total, and
+  on a synthetic run the findings' precision and recall against the known truth
+  (:mod:`tcavcore.accuracy`), for ``dvc metrics show``.
 - ``<out>/plots/*.png``: every chart (see :mod:`reporting.sections`). The folder is
   replaced as a whole, so it belongs to this stage only.
 - ``<out>/report.html``: one self-contained page with all of it (:mod:`reporting.html`).
@@ -36,8 +37,9 @@ from reporting.findings import TEST_NAMES, check_coverage, decision_of, decision
 from reporting.sections import build_sections, read_model_views
 from reporting.tables import format_class_table, format_p
 from tcavcore.records import read_runs, scores_csv, scores_json
-from reporting.truth import read_truth
-from tcavcore.confirmation import apply_insertion
+from reporting.truth import accuracy_html, accuracy_metrics, read_truth
+from tcavcore.accuracy import REAL_EFFECT, score_findings
+from tcavcore.confirmation import adjusted_insertion, apply_insertion
 from tcavcore.insertion_records import read_insertion
 from tcavcore.verdicts import summarise_runs
 
@@ -76,8 +78,11 @@ def main(argv: Sequence[str] | None = None) -> int:
                               bottlenecks=params.tcav.bottlenecks, unrecognised=unrecognised)
     except ValueError as error:
         raise PipelineError(f"{runs_path}: {error}") from None
-    apply_insertion(rows, read_insertion(args.insertion), significance, decision.correction)
+    insertion = read_insertion(args.insertion)
+    apply_insertion(rows, insertion, significance, decision.correction)
     truth = read_truth(args.truth)
+    accuracy = score_findings(rows, {key: t["effect"] for key, t in truth.items()},
+                              adjusted_insertion(insertion, decision.correction), significance) if truth else None
     if not truth:
         log.warning("this run has no known truth (%s is empty: its classes or concepts do not come from the "
                     "synthetic source); the insertion test is the only check of the findings", args.truth)
@@ -101,7 +106,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         rows=rows, classes=params.classes, bottlenecks=params.tcav.bottlenecks,
         decision_text=decision_text(decision), confidence=decision.confidence,
         model_metrics=views.metrics, params_text=params_path.read_text(encoding="utf-8"), sections=sections,
-        notes=notes, truth=truth,
+        notes=notes, truth=truth, accuracy_html=accuracy_html(accuracy, REAL_EFFECT) if accuracy else "",
     ))
     plots = out / "plots"
     with atomic_directory(plots) as folder:
@@ -111,6 +116,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     atomic_write_text(out / "scores.csv", scores_csv(rows))
     atomic_write_text(out / "scores.json", scores_json(rows))
     summary = metrics(rows, params.tcav.bottlenecks)
+    if accuracy:
+        summary["against_truth"] = accuracy_metrics(accuracy)
     atomic_write_json(out / "tcav_metrics.json", summary)
     atomic_write_text(out / "report.html", page)
 
@@ -129,6 +136,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         if row["confirmed"]:
             log.info("  %s / %s at %s: %s (score %.2f, insertion effect %+.3f)", row["target"], row["concept"],
                      row["bottleneck"], row["verdict"], row["score_mean"], row["insertion_effect"])
+    if accuracy:
+        log.info("against the known truth (|effect| >= %g logit): precision / recall  TCAV %s  insertion %s  "
+                 "confirmed %s", REAL_EFFECT, accuracy["tcav"].text(), accuracy["insertion"].text(),
+                 accuracy["confirmed"].text())
     log.info("report:  %s (open it in a browser; it needs no network)", out / "report.html")
     log.info("scores:  %s (and %s)", out / "scores.csv", out / "scores.json")
     log.info("charts:  %s/ (%d PNG files)", plots, sum(len(charts) for _, _, charts in sections))

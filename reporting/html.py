@@ -43,6 +43,7 @@ class ReportContent:
     sections: list[tuple[str, str, list[Chart]]] = field(default_factory=list)  # (id, heading, charts)
     notes: list[str] = field(default_factory=list)  # missing inputs and other warnings
     truth: Mapping[tuple[str, str], Mapping[str, Any]] = field(default_factory=dict)  # (class, concept) -> effect
+    accuracy_html: str = ""  # the findings scored against the known truth (a synthetic run only)
 
 
 STYLE = """
@@ -273,6 +274,7 @@ def render(content: ReportContent) -> str:
 {notes}
 <div class="summary">{card_html}</div>
 <section id="findings"><h2>Findings</h2>
+{content.accuracy_html}
 {confirmed_findings(rows, content.truth)}
 <p>Significant means: {_e(content.decision_text)}.</p>
 {findings(rows, content.classes, content.bottlenecks)}</section>

@@ -137,3 +137,20 @@ def test_scores_carry_the_insertion_columns(all_rows):
     for r in all_rows:
         assert r["insertion_p_adjusted"] != "" and r["insertion_effect"] != ""
         assert r["confirmed"] in ("True", "False")
+
+
+def test_the_report_scores_the_run_against_its_truth(default_run, all_rows, truth):
+    """tcav_metrics.json and the page carry this run's precision and recall, recomputed here from scores.csv."""
+    from tcavcore.accuracy import REAL_EFFECT
+
+    metrics = json.loads((default_run / "results" / "tcav_metrics.json").read_text())["against_truth"]
+    real = {k for k, t in truth.items() if abs(t["effect"]) >= REAL_EFFECT}
+    significant = [r for r in all_rows if r["significant"] == "True"]
+    right = [r for r in significant
+             if (r["target"], r["concept"]) in real
+             and (float(r["score_mean"]) > 0.5) == (truth[r["target"], r["concept"]]["effect"] > 0)]
+    assert metrics["tcav"]["findings"] == len(significant) and metrics["tcav"]["right"] == len(right)
+    assert metrics["tcav"]["real_effects"] == len(real)
+    confirmed = [r for r in all_rows if r["confirmed"] == "True"]
+    assert metrics["confirmed"]["findings"] == len(confirmed)
+    assert "How often this run's findings are right" in (default_run / "results" / "report.html").read_text()

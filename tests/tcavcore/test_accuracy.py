@@ -1,0 +1,46 @@
+"""Findings scored against a known truth: what counts as right, found and real."""
+
+import math
+
+from tcavcore.accuracy import Counts, score_findings
+
+EFFECTS = {("fire", "red"): 1.2, ("fire", "blue"): -0.9, ("fire", "white"): 0.05, ("water", "blue"): 0.8}
+
+
+def row(target, concept, bottleneck, score, significant=True):
+    return {"target": target, "concept": concept, "bottleneck": bottleneck, "score_mean": score,
+            "significant": significant}
+
+
+def test_right_wrong_found_and_confirmed_are_counted_per_kind():
+    rows = [
+        row("fire", "red", "pool1", 0.95),          # right, and confirmed below
+        row("fire", "red", "conv3", 0.9),           # right again at another layer: found once
+        row("fire", "blue", "conv3", 0.8),          # wrong way round (blue lowers fire)
+        row("fire", "white", "conv3", 0.9),         # no real effect: wrong
+        row("water", "blue", "conv3", 0.9, False),  # not significant: no finding, not found
+        row("grass", "red", "conv3", 0.9),          # no measured effect: not scored
+    ]
+    insertion = {("fire", "red"): {"effect": 0.4, "p_adjusted": 0.001},
+                 ("fire", "blue"): {"effect": -0.5, "p_adjusted": 0.001},   # contradicts TCAV's "raises"
+                 ("fire", "white"): {"effect": 0.01, "p_adjusted": 0.6},    # nothing: not confirmed
+                 ("water", "blue"): {"effect": 0.3, "p_adjusted": 0.01}}
+    counts = score_findings(rows, EFFECTS, insertion, 0.05)
+    assert (counts["tcav"].findings, counts["tcav"].right, counts["tcav"].found, counts["tcav"].real) == (4, 2, 1, 3)
+    assert (counts["confirmed"].findings, counts["confirmed"].right, counts["confirmed"].found) == (2, 2, 1)
+    assert (counts["insertion"].findings, counts["insertion"].right, counts["insertion"].found) == (3, 3, 3)
+    assert counts["confirmed"].precision == 1.0 and math.isclose(counts["tcav"].recall, 1 / 3)
+
+
+def test_the_threshold_decides_what_is_real_and_csv_strings_are_read():
+    rows = [{"target": "fire", "concept": "white", "score_mean": "0.9", "significant": "True"}]
+    assert score_findings(rows, EFFECTS, {}, 0.05, threshold=0.01)["tcav"].right == 1
+    assert score_findings(rows, EFFECTS, {}, 0.05)["tcav"].right == 0
+
+
+def test_counts_add_and_say_undefined_when_empty():
+    total = Counts()
+    total.add(Counts(findings=2, right=1, real=4, found=1))
+    total.add(Counts(findings=2, right=2, real=0, found=0))
+    assert (total.findings, total.right, total.real, total.found) == (4, 3, 4, 1)
+    assert math.isnan(Counts().precision) and "-" in Counts().text()
