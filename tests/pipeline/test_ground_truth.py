@@ -102,28 +102,35 @@ def test_every_confirmed_finding_has_the_direction_of_a_measured_effect(all_rows
     assert confirmed_against_truth(all_rows, truth) == []
 
 
-def test_the_planted_own_colours_are_found_and_never_contradicted(default_run, scores):
-    """Each class's own colour raises it at the last conv layer, and the insertion test does not say otherwise.
+def test_the_planted_own_colours_are_confirmed_and_never_contradicted(scores):
+    """Each class's own colour raises it at the last conv layer; the insertion test confirms most and contradicts none.
 
-    With the default control (the region filled from elsewhere in the same image) pasting more
-    of a colour the body already shows changes the class logit little, so the planted answer
-    is found by TCAV but may stay unconfirmed (the README's accuracy table: the price of the
-    precision); a contradiction would be wrong.
+    Measured on seeds 42, 7 and 123 (README "Can a finding be trusted?"): the default check
+    (a random image in the region as control, on class and random carriers) confirms all
+    three on two seeds and two of three on the third, where pasting red raises fire by
+    +0.34 logit with adjusted p 0.19 though the counterfactual effect is +1.13: a pasted
+    square is a weaker cue than a red body. A confirmation can be missed; it cannot be wrong.
     """
+    confirmed = 0
     for target, colour in OWN_COLOUR.items():
         row = scores[target, colour]
         assert row["verdict"] in ("raises class (confirmed)", "raises class (not confirmed)"), row
         assert not (float(row["insertion_p_adjusted"]) < 0.05 and float(row["insertion_effect"]) < 0), row
+        confirmed += row["verdict"] == "raises class (confirmed)"
+    assert confirmed >= 2
 
 
-def test_other_class_colours_are_confirmed_to_lower_the_class(all_rows, truth):
-    """A distractor of another class's colour lowers the class (measured); where TCAV says so, insertion agrees."""
-    confirmed = {(r["target"], r["concept"]) for r in all_rows if r["verdict"] == "lowers class (confirmed)"}
+def test_other_class_colours_lower_the_class_and_nothing_says_otherwise(all_rows, truth):
+    """A distractor of another class's colour lowers the class (measured); no check says it raises it."""
     for target, own in OWN_COLOUR.items():
         for colour in OWN_COLOUR.values():
-            if colour != own:
-                assert truth[target, colour]["ci_high"] < 0, truth[target, colour]
-                assert (target, colour) in confirmed, (target, colour)
+            if colour == own:
+                continue
+            assert truth[target, colour]["ci_high"] < 0, truth[target, colour]
+            for r in all_rows:
+                if (r["target"], r["concept"]) == (target, colour):
+                    assert r["verdict"] != "raises class (confirmed)", r
+                    assert not (float(r["insertion_p_adjusted"]) < 0.05 and float(r["insertion_effect"]) > 0), r
 
 
 def test_findings_without_a_measured_effect_are_not_confirmed(all_rows, truth):
