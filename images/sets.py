@@ -24,10 +24,14 @@ def _folder(root: Path, name: str, what: str) -> Path:
 
 def load_image_sets(params: Params, processed: Path, concepts_dir: Path) -> tuple[dict[str, np.ndarray], ...]:
     """Class, concept and random-set images as model inputs, each set first ``max_examples`` by name."""
-    size, limit = params.preprocess.image_size, params.tcav.max_examples
+    size, limit, pixels = params.preprocess.image_size, params.tcav.max_examples, params.crawl.curation.max_pixels
     split_dir = processed / params.tcav.target_split
-    classes = {c: load_folder(_folder(split_dir, c, "class"), size, limit)[0] for c in params.classes}
-    concepts = {c: load_folder(_folder(concepts_dir, c, "concept"), size, limit)[0] for c in params.tcav.concepts}
+    classes = {c: load_folder(_folder(split_dir, c, "class"), size, limit, pixels)[0] for c in params.classes}
+    concepts = {
+        c: load_folder(_folder(concepts_dir, c, "concept"), size, limit, pixels)[0] for c in params.tcav.concepts
+    }
     random_root = concepts_dir / "random"
-    randoms = {r: load_folder(_folder(random_root, r, "random set"), size, limit)[0] for r in params.random_sets}
+    randoms = {
+        r: load_folder(_folder(random_root, r, "random set"), size, limit, pixels)[0] for r in params.random_sets
+    }
     return classes, concepts, randoms
