@@ -19,7 +19,7 @@ import numpy as np
 from tqdm import tqdm
 
 from tcavcore.cache import ContentCache, activations_fields, array_fingerprint, cav_fields, entry_key
-from tcavcore.cav import LearnedCav, cav_hparams, cav_seed, save_tcav_cav
+from tcavcore.cav import LearnedCav, cav_hparams, save_tcav_cav
 from tcavcore.cav_fitting import CavJob, ParallelConfig, iter_fit_cavs, start_workers
 from tcavcore.scores import directional_derivatives, tcav_magnitude, tcav_score
 from tcavcore.records import KIND_CONCEPT, KIND_RANDOM
@@ -136,10 +136,14 @@ def cav_jobs(plan: CavPlan, bottlenecks: Iterable[str], alphas: Iterable[float])
 
 
 def cav_cache_fields(job: CavJob, acts_keys: dict[str, dict[str, dict]], model_type: str, seed: int) -> dict:
-    """Cache key fields of a CAV: the keys of the activations it separates, hyper-parameters, its seed."""
+    """Cache key fields of a CAV: the keys of the activations it separates, hyper-parameters, the run seed.
+
+    A CAV's own seed follows from these (the run seed and the content of the two activation
+    sets, :func:`tcavcore.cav.content_cav_seed`), so the names of the sets play no part.
+    """
     concept, random, bottleneck, alpha = job
     return cav_fields(entry_key(acts_keys[concept][bottleneck]), entry_key(acts_keys[random][bottleneck]),
-                      cav_hparams(model_type, alpha), cav_seed(seed, concept, random, bottleneck, alpha, model_type))
+                      {**cav_hparams(model_type, alpha), "seeded_by": "content"}, seed)
 
 
 def cached_jobs(jobs: list[CavJob], cache: ContentCache, acts_keys: dict[str, dict[str, dict]], *, model_type: str,
