@@ -171,6 +171,12 @@ class TcavParams(_Strict):
     correction: Literal["holm", "bonferroni", "bh", "none"] = "holm"
     confidence: float = Field(0.95, gt=0, lt=1)
     min_cav_accuracy: float = Field(0.7, ge=0, le=1)
+    # Concept or random sets with fewer usable images than this are warned about, and the
+    # report names the findings that rest on them.
+    min_concept_images: int = Field(30, ge=2, le=100_000)
+    # A concept folder sharing images (exact or near duplicates) with the scored class images or
+    # a random set stops the tcav stage; true: score it anyway, with a warning.
+    allow_overlap: bool = False
     # Where CAVs are fitted and what is kept between runs; none of these changes a result.
     backend: Literal["threads", "loky", "dask"] = "threads"
     n_jobs: int = Field(-1, ge=-1024, le=1024)
@@ -194,6 +200,14 @@ class TcavParams(_Strict):
     @classmethod
     def _concept_names(cls, values: list[str]) -> list[str]:
         return _check_names(values, "concept")
+
+    @field_validator("bottlenecks")
+    @classmethod
+    def _distinct_bottlenecks(cls, values: list[str]) -> list[str]:
+        twice = sorted({v for v in values if values.count(v) > 1})
+        if twice:
+            raise ValueError(f"each bottleneck may be listed once; listed twice: {', '.join(twice)}")
+        return values
 
     @field_validator("alphas")
     @classmethod
