@@ -39,7 +39,7 @@ from tcavcore.records import read_runs, scores_csv, scores_json
 from reporting.truth import read_truth
 from tcavcore.confirmation import apply_insertion
 from tcavcore.insertion_records import read_insertion
-from tcavcore.verdicts import summarise_runs
+from tcavcore.verdicts import mark_small_sets, summarise_runs
 
 log = logging.getLogger(__name__)
 
@@ -77,6 +77,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ValueError as error:
         raise PipelineError(f"{runs_path}: {error}") from None
     apply_insertion(rows, read_insertion(args.insertion), significance)
+    small = [r for r in mark_small_sets(rows, params.tcav.min_concept_images) if r["significant"]]
+    for row in small:
+        log.warning("warning: %s / %s at %s (%s) rests on small sets: %d concept images, %d random images "
+                    "(tcav.min_concept_images is %d)", row["target"], row["concept"], row["bottleneck"],
+                    row["verdict"], row["n_concept"], row["n_random_images"], params.tcav.min_concept_images)
     truth = read_truth(args.truth)
     if not truth:
         log.warning("this run has no known truth (%s is empty: its classes or concepts do not come from the "
@@ -101,7 +106,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         rows=rows, classes=params.classes, bottlenecks=params.tcav.bottlenecks,
         decision_text=decision_text(decision), confidence=decision.confidence,
         model_metrics=views.metrics, params_text=params_path.read_text(encoding="utf-8"), sections=sections,
-        notes=notes, truth=truth,
+        notes=notes, truth=truth, min_concept_images=params.tcav.min_concept_images,
     ))
     plots = out / "plots"
     with atomic_directory(plots) as folder:

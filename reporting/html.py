@@ -43,6 +43,7 @@ class ReportContent:
     sections: list[tuple[str, str, list[Chart]]] = field(default_factory=list)  # (id, heading, charts)
     notes: list[str] = field(default_factory=list)  # missing inputs and other warnings
     truth: Mapping[tuple[str, str], Mapping[str, Any]] = field(default_factory=dict)  # (class, concept) -> effect
+    min_concept_images: int = 0  # tcav.min_concept_images: rows with small_sets rest on fewer images
 
 
 STYLE = """
@@ -134,7 +135,8 @@ COLUMNS = (
     ("score_ci_high", "CI high", ""), ("random_mean", "random", ""), ("effect_size", "d", ""),
     ("p_random", "p (vs random)", ""), ("p_random_adjusted", "adjusted", ""), ("p_half", "p (vs 0.5)", ""),
     ("p_half_adjusted", "adjusted", ""), ("cav_accuracy", "CAV acc.", ""), ("n_random", "random sets", ""),
-    ("n_examples", "images", ""), ("insertion_effect", "insertion", ""), ("insertion_p_adjusted", "adjusted", ""),
+    ("n_examples", "images", ""), ("n_concept", "concept imgs", ""),
+    ("n_random_images", "random imgs", ""), ("insertion_effect", "insertion", ""), ("insertion_p_adjusted", "adjusted", ""),
     ("confirmed", "confirmed", ""),
 )  # fmt: skip
 
@@ -228,7 +230,20 @@ def findings(rows: Sequence[Mapping[str, Any]], classes: Sequence[str], bottlene
 
 
 def _status_mark(row: Mapping[str, Any]) -> str:
-    return {STATUS_CONFIRMED: ", confirmed", STATUS_UNCONFIRMED: ", not confirmed"}.get(status(row) or "", "")
+    mark = {STATUS_CONFIRMED: ", confirmed", STATUS_UNCONFIRMED: ", not confirmed"}.get(status(row) or "", "")
+    return mark + (", small sets" if row.get("small_sets") else "")
+
+
+def small_set_findings(rows: Sequence[Mapping[str, Any]], min_images: int) -> str:
+    """A sentence naming the significant findings whose concept or random sets are under ``min_images``."""
+    chosen = [r for r in rows if r.get("small_sets") and r["significant"]]
+    if not chosen:
+        return ""
+    names = ", ".join(f"{_e(r['concept'])} / {_e(r['target'])} at {_e(r['bottleneck'])} "
+                      f"({r['n_concept']} concept, {r['n_random_images']} random images)" for r in chosen)
+    return (f'<p class="note small-sets"><b>Resting on small sets</b> (fewer than {min_images} images, '
+            f"<code>tcav.min_concept_images</code>): {names}. A CAV learned from so few images is noisy; "
+            "add images before trusting these.</p>")
 
 
 def render(content: ReportContent) -> str:
@@ -274,6 +289,7 @@ def render(content: ReportContent) -> str:
 <div class="summary">{card_html}</div>
 <section id="findings"><h2>Findings</h2>
 {confirmed_findings(rows, content.truth)}
+{small_set_findings(rows, content.min_concept_images)}
 <p>Significant means: {_e(content.decision_text)}.</p>
 {findings(rows, content.classes, content.bottlenecks)}</section>
 <section id="how"><h2>How to read this</h2>{HOW_TO_READ.format(conf=content.confidence, decision=_e(content.decision_text))}</section>

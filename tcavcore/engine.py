@@ -183,6 +183,7 @@ def score_row(class_name: str, cav: LearnedCav, gradients: np.ndarray, kind: str
         "score": tcav_score(derivatives, definition),
         "magnitude": tcav_magnitude(derivatives, definition),
         "cav_accuracy": cav.accuracy, "n_examples": int(len(derivatives)),
+        "n_concept": 0, "n_random_images": 0,  # the sets' sizes, set by run_tcav
     }
 
 
@@ -255,5 +256,9 @@ def run_tcav(model: BatchedModel, class_images: dict[str, np.ndarray], concept_i
                                                                              definition)
     if cache is not None:
         step(f"tcav: cache {cache.root}: {cache.hits} entries reused, {cache.misses} computed")
+    sizes = {name: int(len(images)) for name, images in cav_sets.items()}
+    for job_rows in rows.values():
+        for row in job_rows:
+            row["n_concept"], row["n_random_images"] = sizes[row["concept"]], sizes[row["random"]]
     # the order runs.csv has always had: class, then bottleneck, alpha, concept/random pair
     return [rows[job][i] for i in range(len(class_images)) for job in jobs]

@@ -185,6 +185,9 @@ def summarise_group(
         # Class images scored; the same for every CAV of a class in a normal run. The minimum
         # is the honest figure should the tcav stage ever score fewer for some CAVs.
         "n_examples": min(int(row["n_examples"]) for row in concept_rows),
+        "n_concept": min(int(row["n_concept"]) for row in concept_rows),
+        "n_random_images": min(int(row["n_random_images"]) for row in concept_rows),
+        "small_sets": False,
     }
 
 
@@ -290,3 +293,14 @@ def summarise_runs(
         summary.update({key: math.nan for key in SUMMARY_KEYS[SUMMARY_KEYS.index("insertion_effect"):]})
         summary["confirmed"] = False
     return [{key: summary[key] for key in SUMMARY_KEYS} for summary in summaries]
+
+
+def mark_small_sets(summaries: Sequence[dict[str, Any]], min_images: int) -> list[dict[str, Any]]:
+    """Set ``small_sets`` in place: the concept or one of its random sets has fewer than
+    ``min_images`` images (``tcav.min_concept_images``). Returns the rows marked."""
+    marked = []
+    for summary in summaries:
+        summary["small_sets"] = bool(min(summary["n_concept"], summary["n_random_images"]) < min_images)
+        if summary["small_sets"]:
+            marked.append(summary)
+    return marked

@@ -22,12 +22,13 @@ CLASSES = ["fire", "water", "grass"]
 CONCEPTS = ["red", "blue", "striped"]
 BOTTLENECKS = ["pool1", "conv3"]
 N_RANDOM = 4
-RUN_HEADER = "target,concept,random,bottleneck,alpha,kind,score,magnitude,cav_accuracy,n_examples".split(",")
+RUN_HEADER = ("target,concept,random,bottleneck,alpha,kind,score,magnitude,cav_accuracy,n_examples,n_concept,"
+              "n_random_images").split(",")
 SCORE_COLUMNS = [
     "target", "concept", "bottleneck", "alpha", "verdict", "score_mean", "score_std", "score_ci_low", "score_ci_high",
     "random_mean", "random_std", "effect_size", "p_random", "p_random_adjusted", "p_half", "p_half_adjusted",
     "significant", "cav_learnable", "cav_accuracy", "cav_accuracy_std", "magnitude_mean", "n_random", "n_examples",
-    "insertion_effect", "insertion_ci_low", "insertion_ci_high", "insertion_p", "insertion_p_adjusted", "confirmed",
+    "n_concept", "n_random_images", "small_sets", "insertion_effect", "insertion_ci_low", "insertion_ci_high", "insertion_p", "insertion_p_adjusted", "confirmed",
 ]  # fmt: skip
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 EXPECTED_CHARTS = [
@@ -59,6 +60,11 @@ def planted_level(target: str, concept: str) -> float:
     return {("fire", "red"): 0.92, ("water", "blue"): 0.88}.get((target, concept), 0.5)
 
 
+def concept_size(concept: str) -> int:
+    """Images in a concept folder: blue has only 7 (under tcav.min_concept_images, 30)."""
+    return 7 if concept == "blue" else 50
+
+
 def write_runs(path: Path, alphas=(0.1,), seed=0) -> Path:
     rng = np.random.default_rng(seed)
     randoms = [f"random500_{i}" for i in range(N_RANDOM)]
@@ -73,11 +79,11 @@ def write_runs(path: Path, alphas=(0.1,), seed=0) -> Path:
                 magnitude = math.nan if (target, concept) == ("grass", "striped") else float(rng.uniform())
                 accuracy = float(rng.uniform(0.7, 1.0))
                 writer.writerow([target, concept, random, bottleneck, repr(alpha), "concept", repr(score),
-                                 repr(magnitude), repr(accuracy), 20])  # fmt: skip
+                                 repr(magnitude), repr(accuracy), 20, concept_size(concept), 50])  # fmt: skip
             for first, second in itertools.permutations(randoms, 2):
                 score = float(np.clip(0.5 + rng.normal(0, 0.12), 0, 1))
                 writer.writerow([target, first, second, bottleneck, repr(alpha), "random", repr(score),
-                                 repr(float(rng.uniform())), repr(float(rng.uniform(0.4, 0.6))), 20])  # fmt: skip
+                                 repr(float(rng.uniform())), repr(float(rng.uniform(0.4, 0.6))), 20, 50, 50])  # fmt: skip
     return path
 
 
@@ -345,3 +351,20 @@ def test_confusion_matrix_of_other_classes_is_out_of_date(project: Path, capsys)
     assert run_report(project) == 2
     (error,) = [line for line in capsys.readouterr().err.splitlines() if line.startswith("error:")]
     assert "confusion.json" in error and "out of date" in error
+
+
+def test_sizes_per_row_and_findings_on_small_sets_are_named(project: Path, capsys):
+    assert run_report(project) == 0
+    results = project / "results"
+    with (results / "scores.csv").open(newline="", encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    assert all(r["n_concept"] == str(concept_size(r["concept"])) and r["n_random_images"] == "50" for r in rows)
+    assert {r["concept"] for r in rows if r["small_sets"] == "True"} == {"blue"}
+    small_significant = [r for r in rows if r["small_sets"] == "True" and r["significant"] == "True"]
+    assert small_significant  # water/blue (planted) rests on 7 images
+    page = (results / "report.html").read_text(encoding="utf-8")
+    assert "Resting on small sets" in page and "fewer than 30 images" in page
+    assert "blue / water at" in page and "(7 concept, 50 random images)" in page
+    assert "red / fire" not in page.split("Resting on small sets")[1].split("</p>")[0]
+    warned = capsys.readouterr().err
+    assert "water / blue" in warned and "tcav.min_concept_images is 30" in warned

@@ -60,3 +60,16 @@ def test_the_same_images_under_two_names_get_identical_scores():
                      progress=False)
     assert [(r["score"], r["cav_accuracy"]) for r in again if r["kind"] == "concept"] == [
         by_key[r["target"], "red", r["random"], "b1"] for r in again if r["kind"] == "concept"]
+
+
+def test_every_run_row_carries_the_sizes_of_its_two_sets():
+    rng = np.random.default_rng(0)
+    classes = {"fire": rng.random((6, 4, 4, 3), dtype=np.float32), "water": rng.random((6, 4, 4, 3), dtype=np.float32)}
+    concepts = {"red": rng.random((9, 4, 4, 3), dtype=np.float32)}
+    randoms = {"random500_0": rng.random((11, 4, 4, 3), dtype=np.float32),
+               "random500_1": rng.random((13, 4, 4, 3), dtype=np.float32)}
+    rows = run_tcav(_NoisyLinearModel(48), classes, concepts, randoms, ["b1"], [0.1], seed=1, progress=False)
+    sizes = {"red": 9, "random500_0": 11, "random500_1": 13}
+    assert rows and all((r["n_concept"], r["n_random_images"]) == (sizes[r["concept"]], sizes[r["random"]])
+                        for r in rows)
+    assert all(r["n_examples"] == 6 for r in rows)

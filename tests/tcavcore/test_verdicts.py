@@ -36,7 +36,7 @@ EXPECTED_KEYS = [
     "target", "concept", "bottleneck", "alpha", "verdict", "score_mean", "score_std", "score_ci_low", "score_ci_high",
     "random_mean", "random_std", "effect_size", "p_random", "p_random_adjusted", "p_half", "p_half_adjusted",
     "significant", "cav_learnable", "cav_accuracy", "cav_accuracy_std", "magnitude_mean", "n_random", "n_examples",
-    "insertion_effect", "insertion_ci_low", "insertion_ci_high", "insertion_p", "insertion_p_adjusted", "confirmed",
+    "n_concept", "n_random_images", "small_sets", "insertion_effect", "insertion_ci_low", "insertion_ci_high", "insertion_p", "insertion_p_adjusted", "confirmed",
 ]  # fmt: skip
 
 
@@ -49,11 +49,13 @@ CONCEPT_SCORES = [0.81, 0.86, 0.92, 0.78, 0.88, 0.95]
 RANDOM_SCORES = [0.42, 0.61, 0.35, 0.55, 0.49, 0.58, 0.31, 0.66, 0.47, 0.52, 0.40, 0.63]
 
 
-def run(target, concept, random, bottleneck, alpha, score, *, kind=None, magnitude=0.5, accuracy=0.9, n=20):
+def run(target, concept, random, bottleneck, alpha, score, *, kind=None, magnitude=0.5, accuracy=0.9, n=20,
+        n_concept=40, n_random_images=40):
     kind = kind or ("random" if concept.startswith("random500_") else "concept")
     return {
         "target": target, "concept": concept, "random": random, "bottleneck": bottleneck, "alpha": alpha,
         "kind": kind, "score": score, "magnitude": magnitude, "cav_accuracy": accuracy, "n_examples": n,
+        "n_concept": n_concept, "n_random_images": n_random_images,
     }  # fmt: skip
 
 
