@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import math
 import re
+import sys
 from pathlib import Path
 from typing import Literal, Optional
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from common.errors import PipelineError
+from common.errors import PipelineError, stage_main
 
 # Folder names double as DVC stage names (crawl_concept@<name>) and file names.
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
@@ -405,9 +406,34 @@ def load_params(path: str | Path = "params.yaml") -> Params:
         raise PipelineError(f"{path}: parameters file not found") from None
     except yaml.YAMLError as error:
         raise PipelineError(f"{path}: not valid YAML: {error}") from None
+    if raw is None:
+        raise PipelineError(f"{path}: is empty; expected the pipeline's parameters (seed, classes, crawl, tcav, ...: "
+                            "see the params.yaml of the repository)")
     if not isinstance(raw, dict):
         raise PipelineError(f"{path}: expected a mapping of keys to values at the top level")
     try:
         return Params.model_validate(raw)
     except ValidationError as error:
         raise PipelineError(_format_error(error, path)) from None
+
+
+@stage_main
+def main(argv: list[str] | None = None) -> int:
+    """``python -m common.params [params.yaml]``: check the parameters file before DVC reads it.
+
+    DVC expands ``dvc.yaml``'s ``foreach: ${crawl.concepts}`` before any stage runs, so an empty
+    file or ``crawl.concepts`` written as a string would otherwise get DVC's message about
+    ``dvc.yaml``; this names the file and the key (``make run`` runs it first).
+    """
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m common.params", description="Check a parameters file.")
+    parser.add_argument("params", nargs="?", default="params.yaml", help="the parameters file (params.yaml)")
+    args = parser.parse_args(argv)
+    load_params(args.params)
+    print(f"{args.params}: ok")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
