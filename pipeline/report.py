@@ -39,7 +39,7 @@ from tcavcore.records import read_runs, scores_csv, scores_json
 from reporting.truth import read_truth
 from tcavcore.confirmation import apply_insertion
 from tcavcore.insertion_records import read_insertion
-from tcavcore.verdicts import mark_small_sets, summarise_runs
+from tcavcore.verdicts import mark_class_independent, mark_small_sets, summarise_runs
 
 log = logging.getLogger(__name__)
 
@@ -77,6 +77,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ValueError as error:
         raise PipelineError(f"{runs_path}: {error}") from None
     apply_insertion(rows, read_insertion(args.insertion), significance)
+    for concept, bottleneck, _ in mark_class_independent(rows, params.classes):
+        log.warning("warning: %s is significant the same way for every class at %s: class-independent, not "
+                    "listed as evidence for any class", concept, bottleneck)
     small = [r for r in mark_small_sets(rows, params.tcav.min_concept_images) if r["significant"]]
     for row in small:
         log.warning("warning: %s / %s at %s (%s) rests on small sets: %d concept images, %d random images "

@@ -72,6 +72,9 @@ SUMMARY_KEYS: tuple[str, ...] = (
     "n_concept",
     "n_random_images",
     "small_sets",
+    # significant the same way for every class at this layer: not evidence for one class
+    # (the report stage sets it)
+    "class_independent",
     # the insertion test of the (target, concept) and whether it confirms the finding
     # (tcavcore/confirmation.py); empty / False until the report stage adds them
     "insertion_effect",

@@ -28,7 +28,7 @@ SCORE_COLUMNS = [
     "target", "concept", "bottleneck", "alpha", "verdict", "score_mean", "score_std", "score_ci_low", "score_ci_high",
     "random_mean", "random_std", "effect_size", "p_random", "p_random_adjusted", "p_half", "p_half_adjusted",
     "significant", "cav_learnable", "cav_accuracy", "cav_accuracy_std", "magnitude_mean", "n_random", "n_examples",
-    "n_concept", "n_random_images", "small_sets", "insertion_effect", "insertion_ci_low", "insertion_ci_high", "insertion_p", "insertion_p_adjusted", "confirmed",
+    "n_concept", "n_random_images", "small_sets", "class_independent", "insertion_effect", "insertion_ci_low", "insertion_ci_high", "insertion_p", "insertion_p_adjusted", "confirmed",
 ]  # fmt: skip
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 EXPECTED_CHARTS = [
@@ -368,3 +368,35 @@ def test_sizes_per_row_and_findings_on_small_sets_are_named(project: Path, capsy
     assert "red / fire" not in page.split("Resting on small sets")[1].split("</p>")[0]
     warned = capsys.readouterr().err
     assert "water / blue" in warned and "tcav.min_concept_images is 30" in warned
+
+
+def test_class_independent_concepts_are_said_apart_not_listed_as_class_evidence():
+    from reporting.html import findings
+
+    def row(target, concept, score, independent):
+        return {"target": target, "concept": concept, "bottleneck": "pool1", "alpha": 0.1, "score_mean": score,
+                "significant": True, "verdict": "raises class", "confirmed": False, "insertion_effect": math.nan,
+                "class_independent": independent}
+
+    rows = [row(c, "white", 0.9, True) for c in CLASSES] + [row("fire", "red", 0.92, False)]
+    text = findings(rows, CLASSES, ["pool1"])
+    evidence, independent = text.split("Class-independent")
+    assert "red (0.92" in evidence and "white" not in evidence
+    assert "<b>white</b> raises every class" in independent
+
+
+def test_p_values_that_underflow_print_as_below_1e_16_never_0():
+    from reporting.html import COLUMNS, scores_table
+    from reporting.tables import format_p
+
+    assert format_p(0.0, 0.05) == "< 1e-16" and format_p(3e-17, 0.05) == "< 1e-16"
+    assert format_p(0.0042, 0.05) == "0.0042"
+    row = {key: 0.5 for key, _, _ in COLUMNS}
+    row.update(target="fire", concept="red", bottleneck="pool1", verdict="raises class", significant=True,
+               confirmed=False, class_independent=False, p_random=0.0, p_random_adjusted=0.0, p_half=2e-30,
+               p_half_adjusted=1e-3, insertion_p_adjusted=math.nan, effect_size=0.0)
+    cells = scores_table([row], ["fire"]).split("<tbody>")[1]
+    shown = [cell.split(">", 1)[1].split("</td>")[0] for cell in cells.split("<td")[1:]]
+    by_column = dict(zip([key for key, _, _ in COLUMNS], shown))
+    assert by_column["p_random"] == by_column["p_random_adjusted"] == by_column["p_half"] == "&lt; 1e-16"
+    assert by_column["p_half_adjusted"] == "0.001" and by_column["effect_size"] == "0"
