@@ -59,7 +59,7 @@ figure img{max-width:100%;height:auto;display:block}figcaption{font-size:.85rem;
 table{border-collapse:collapse;font-size:.82rem;background:white;width:100%}
 th,td{border-bottom:1px solid #eee;padding:.25rem .45rem;text-align:right;white-space:nowrap}
 th{cursor:pointer;position:sticky;top:0;background:#f0f0f0;user-select:none}th:hover{background:#e4e4e4}
-td.t,th.t{text-align:left}tr.raises td.v{color:#b2182b;font-weight:600}tr.lowers td.v{color:#2166ac;font-weight:600}
+td.t,th.t{text-align:left}tr.raises td.v{color:#542788;font-weight:600}tr.lowers td.v{color:#b35806;font-weight:600}
 tr.contradicted td.v{color:#7a4b00;font-weight:600;text-decoration:line-through}tr.unconfirmed td.v{font-weight:400}
 tr.nl td{color:#999}.filters{margin:.6rem 0}pre{background:white;border:1px solid #e2e2e2;padding:.8rem;overflow-x:auto;font-size:.8rem}
 ul.findings li{margin:.2rem 0}

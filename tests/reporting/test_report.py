@@ -400,3 +400,50 @@ def test_p_values_that_underflow_print_as_below_1e_16_never_0():
     by_column = dict(zip([key for key, _, _ in COLUMNS], shown))
     assert by_column["p_random"] == by_column["p_random_adjusted"] == by_column["p_half"] == "&lt; 1e-16"
     assert by_column["p_half_adjusted"] == "0.001" and by_column["effect_size"] == "0"
+
+
+def _pixels_near(png: bytes, rgb, tolerance=0.04) -> int:
+    import io
+
+    image = imread(io.BytesIO(png))[..., :3]
+    return int((np.abs(image - np.asarray(rgb)[None, None, :3]).max(axis=-1) < tolerance).sum())
+
+
+def test_a_significant_score_of_zero_is_drawn_as_a_point_over_the_random_band(project: Path):
+    from matplotlib.colors import to_rgb
+
+    from reporting.charts.base import BOTTLENECK_COLORS
+
+    assert run_report(project) == 0
+    rows = [item for item in json.loads((project / "results" / "scores.json").read_text()) if item["target"] == "fire"]
+    pool1 = to_rgb(BOTTLENECK_COLORS[0])
+    index = next(i for i, r in enumerate(rows) if r["concept"] == "blue" and r["bottleneck"] == "pool1")
+    zero = dict(rows[index], score_mean=0.0, score_ci_low=0.0, score_ci_high=0.02, significant=True,
+                verdict="lowers class")
+    absent = dict(rows[index], score_mean=float("nan"), significant=False)  # drawn as n/l: no point
+    with_zero = render_class_scores([*rows[:index], zero, *rows[index + 1:]], "fire", 0.05)
+    without = render_class_scores([*rows[:index], absent, *rows[index + 1:]], "fire", 0.05)
+    # a filled marker of about 10 px across (plus its interval) in the layer's colour
+    assert _pixels_near(with_zero, pool1) - _pixels_near(without, pool1) > 40
+
+
+def test_the_heatmap_colours_are_purple_and_orange_not_red_and_blue(project: Path):
+    import matplotlib
+
+    from reporting.charts.overview import HEATMAP_COLORMAP, render_heatmap
+
+    assert run_report(project) == 0
+    rows = json.loads((project / "results" / "scores.json").read_text())
+    chosen = [r for r in rows if r["bottleneck"] == "pool1"]
+    fire_red = next(r for r in chosen if (r["target"], r["concept"]) == ("fire", "red"))
+    assert fire_red["significant"] and fire_red["score_mean"] > 0.8
+    lowered = next(r for r in chosen if (r["target"], r["concept"]) == ("grass", "red"))
+    lowered.update(score_mean=0.08, significant=True, verdict="lowers class")
+    png = render_heatmap(chosen, "pool1", 0.05)
+    ours, old = matplotlib.colormaps[HEATMAP_COLORMAP], matplotlib.colormaps["RdBu_r"]
+    for score in (fire_red["score_mean"], 0.08):
+        assert _pixels_near(png, ours(score)) > 500  # the cell is filled with the scheme's colour
+        assert _pixels_near(png, old(score)) == 0  # and nothing is red or blue
+    purple, orange = ours(fire_red["score_mean"]), ours(0.08)
+    assert purple[2] > purple[0] > purple[1]  # raises: purple
+    assert orange[0] > orange[1] > orange[2]  # lowers: orange
