@@ -142,7 +142,8 @@ def test_swapping_in_a_user_concept_reruns_only_tcav_and_report(tiny):
     shutil.copytree(project / "concepts" / "red", mine)
     set_params(project, {"tcav": {"concepts": ["red", "striped", "my_concept"]}})
     try:
-        assert stage_names_in_status(project) == ["report", "tcav", "views"]
+        # insertion tests the new concept too; truth reads tcav.concepts (empty for a user concept)
+        assert stage_names_in_status(project) == ["insertion", "report", "tcav", "truth", "views"]
         result = run(["dvc", "repro"], project)
         ran = [s for s in STAGES if f"Running stage '{s}'" in result.stdout + result.stderr]
         assert ran == ["tcav", "views", "report"]  # no retraining
