@@ -22,7 +22,10 @@ $(STAMP): requirements.txt
 .dvc/config:
 	if git rev-parse --git-dir >/dev/null 2>&1; then $(BIN)/dvc init --quiet; else $(BIN)/dvc init --quiet --no-scm; fi
 
+# params.yaml is checked first: DVC would report an empty file or a bad crawl.concepts as a
+# problem of dvc.yaml's foreach, not name the key.
 run: install .dvc/config
+	$(PYTHON) -m common.params params.yaml
 	$(BIN)/dvc repro
 
 # The report test opens report.html in Debian's Chromium (driven by Playwright, no download).

@@ -133,7 +133,7 @@ def run_reference(spec: dict) -> dict:
     import tcav.cav as tcav_cav
     import tcav.tcav as tcav_tcav
 
-    from tcavcore.cav import cav_seed, seeded_global_numpy
+    from tcavcore.cav import content_cav_seed, seeded_global_numpy
     from wrappers import FrozenGraphWrapper
 
     model = FrozenGraphWrapper(spec["model_dir"], spec["bottlenecks"])
@@ -154,8 +154,9 @@ def run_reference(spec: dict) -> dict:
     def seeded_train(self, acts):  # tcav's own fit, with this project's per-CAV seed
         fitted[0] += 1
         concept, random = self.concepts
-        with seeded_global_numpy(cav_seed(spec["seed"], concept, random, self.bottleneck, self.hparams["alpha"],
-                                          self.hparams["model_type"])):
+        with seeded_global_numpy(content_cav_seed(spec["seed"], acts[concept][self.bottleneck],
+                                                  acts[random][self.bottleneck], self.bottleneck,
+                                                  self.hparams["alpha"], self.hparams["model_type"])):
             return train(self, acts)
 
     tcav_cav.CAV.train = seeded_train

@@ -22,12 +22,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from PIL import Image
 
 from collection.dedup import DuplicateIndex, ImageHashes, hash_image, sha256
 from collection.exclude import ExcludeList
 from collection.manifest import MANIFEST, empty_manifest, image_files, now, read_manifest
-from collection.validate import Accepted, inspect_image
+from collection.validate import Accepted, UnreadableImage, inspect_image, read_image
 from common.errors import PipelineError
 from common.files import atomic_write_bytes, atomic_write_json, atomic_write_text
 
@@ -238,9 +237,8 @@ class Collector:
         data = path.read_bytes()
         if sha256(data) != entry["sha256"]:  # edited by hand since it was stored
             try:
-                with Image.open(path) as image:
-                    hashes = hash_image(image, data, data)
-            except Exception as error:
+                hashes = hash_image(read_image(path, max_pixels=self.rules.max_pixels), data, data)
+            except UnreadableImage as error:
                 log.warning("%s: %s no longer decodes (%s); it will be replaced", self.folder, file, error)
                 del listed[file]
                 path.unlink()

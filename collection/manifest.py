@@ -10,9 +10,9 @@ import json
 from datetime import datetime, timezone
 from pathlib import Path
 
-from PIL import Image
 
 from collection.dedup import DuplicateIndex, ImageHashes, hash_image
+from collection.validate import UnreadableImage, read_image
 from common.errors import PipelineError
 from common.files import IMAGE_SUFFIXES
 
@@ -80,9 +80,8 @@ def index_folder(index: DuplicateIndex, folder: Path, label: str) -> int:
         else:
             data = path.read_bytes()
             try:
-                with Image.open(path) as image:
-                    hashes = hash_image(image, data, data)
-            except Exception:
+                hashes = hash_image(read_image(path), data, data)
+            except UnreadableImage:
                 continue
         index.add(f"{label}/{path.name}", hashes)
         added += 1

@@ -7,19 +7,26 @@ background, centre-cropped to a square and at most ``max_side`` pixels, plus the
 store. A file that needed none of that is stored byte for byte as downloaded (no JPEG
 re-encoding); anything converted is stored as PNG.
 
-Normalising here matters because the TCAV stage reads concept folders the way the ``tcav``
-library does (``Image.open(path).convert('RGB')``), which would ignore EXIF orientation, turn
-transparent pixels into whatever colour hides under them and clip 16-bit values.
+:func:`decode` is the project's one image decoder: :func:`read_image` (a file) is how
+``images.loading`` and ``preprocess`` read every class, concept and random image, so a folder
+the user drops into ``concepts/`` is read exactly as a crawled one. Plain
+``Image.open(path).convert('RGB')`` (the ``tcav`` library's reader) would ignore EXIF
+orientation, turn transparent pixels into whatever colour hides under them and clip 16-bit
+values to white.
 """
 
 from __future__ import annotations
 
 import io
+import os
 import warnings
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
+
+from common.errors import PipelineError
 
 #: Transparent pixels are composited on this colour (fixed, so reruns give the same image).
 BACKGROUND = (255, 255, 255)
@@ -58,18 +65,40 @@ class Accepted:
     conversions: list[str] = field(default_factory=list)
 
 
-def inspect_image(
-    data: bytes, *, min_size: int = 1, max_pixels: int = 50_000_000, crop: str = "center", max_side: int | None = None
-) -> Accepted | Rejected:
-    """Decode ``data`` completely and return :class:`Accepted` or :class:`Rejected`.
+#: Default of ``crawl.curation.max_pixels``: larger images are refused undecoded.
+MAX_PIXELS = 50_000_000
 
-    ``min_size``: smallest accepted short side (before cropping), in pixels. ``max_pixels``:
-    width x height above which the file is refused undecoded (a decompression bomb: a small file
-    that expands to gigabytes). ``crop``: ``center`` (largest centred square) or ``none``.
-    ``max_side``: larger images are scaled down to this side after cropping (None: never).
+
+@dataclass
+class Decoded:
+    """A fully decoded image: ``image`` as 8-bit RGB, upright, first frame, transparency
+    composited on :data:`BACKGROUND`; ``conversions`` says what that took."""
+
+    image: Image.Image
+    format: str
+    original_size: tuple[int, int]
+    conversions: list[str] = field(default_factory=list)
+
+
+class UnreadableImage(PipelineError):
+    """An image file the pipeline refuses to read (the message names the file and why)."""
+
+    def __init__(self, path: str | os.PathLike, rejected: Rejected):
+        super().__init__(f"{path}: {rejected.reason}")
+        self.path = Path(path)
+        self.code = rejected.code
+
+
+def decode(data: bytes, *, max_pixels: int = MAX_PIXELS) -> Decoded | Rejected:
+    """Decode ``data`` completely into :class:`Decoded` RGB, or say why not (:class:`Rejected`).
+
+    The one decoder of the project: the crawl, ``preprocess`` and every stage that reads a
+    class, concept or random image (tcav, insertion, views) go through it, so a picture is the
+    same array whichever folder it sits in and however it was encoded (16-bit grey is scaled,
+    not clipped to white; transparency is composited on white, not read as the colours under
+    it). ``max_pixels``: width x height above which the file is refused undecoded (a
+    decompression bomb: a small file that expands to gigabytes).
     """
-    if crop not in CROP_MODES:
-        raise ValueError(f"crop must be one of {CROP_MODES}, got {crop!r}")
     if not data:
         return Rejected(EMPTY, "empty file (0 bytes)")
     with warnings.catch_warnings():
@@ -80,20 +109,22 @@ def inspect_image(
         except UnidentifiedImageError:
             return Rejected(NOT_IMAGE, _not_an_image(data))
         except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
-            return Rejected(BOMB, f"decompression bomb ({error})")
+            return Rejected(BOMB, f"decompression bomb ({error}; crawl.curation.max_pixels is {max_pixels})")
         except Exception as error:  # a header Pillow recognises but cannot parse
             return Rejected(TRUNCATED, f"truncated or corrupt image header ({type(error).__name__}: {error})")
         width, height = image.size
         if width * height > max_pixels:
             return Rejected(
-                BOMB, f"decompression bomb: {width}x{height} = {width * height} pixels, over the limit of {max_pixels}"
+                BOMB,
+                f"decompression bomb: {width}x{height} = {width * height} pixels, over the limit of {max_pixels} "
+                "(crawl.curation.max_pixels)",
             )
         frames = getattr(image, "n_frames", 1)
         try:
             image.seek(0)
             image.load()
         except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
-            return Rejected(BOMB, f"decompression bomb ({error})")
+            return Rejected(BOMB, f"decompression bomb ({error}; crawl.curation.max_pixels is {max_pixels})")
         except Exception as error:  # truncated data, broken stream, bad CRC, ...
             return Rejected(TRUNCATED, f"truncated or corrupt image data ({type(error).__name__}: {error})")
     fmt = image.format or "unknown"
@@ -107,6 +138,35 @@ def inspect_image(
     rgb, converted = to_rgb(image)
     if converted:
         conversions.append(converted)
+    return Decoded(rgb, fmt, (width, height), conversions)
+
+
+def read_image(path: str | os.PathLike, *, max_pixels: int = MAX_PIXELS) -> Image.Image:
+    """The image file at ``path`` as RGB (see :func:`decode`).
+
+    Raises :class:`UnreadableImage` (a :class:`PipelineError`) naming the file and the reason.
+    """
+    decoded = decode(Path(path).read_bytes(), max_pixels=max_pixels)
+    if isinstance(decoded, Rejected):
+        raise UnreadableImage(path, decoded)
+    return decoded.image
+
+
+def inspect_image(
+    data: bytes, *, min_size: int = 1, max_pixels: int = MAX_PIXELS, crop: str = "center", max_side: int | None = None
+) -> Accepted | Rejected:
+    """Decode ``data`` completely (:func:`decode`) and return :class:`Accepted` or :class:`Rejected`.
+
+    ``min_size``: smallest accepted short side (before cropping), in pixels. ``max_pixels``:
+    see :func:`decode`. ``crop``: ``center`` (largest centred square) or ``none``.
+    ``max_side``: larger images are scaled down to this side after cropping (None: never).
+    """
+    if crop not in CROP_MODES:
+        raise ValueError(f"crop must be one of {CROP_MODES}, got {crop!r}")
+    decoded = decode(data, max_pixels=max_pixels)
+    if isinstance(decoded, Rejected):
+        return decoded
+    rgb, fmt, (width, height), conversions = decoded.image, decoded.format, decoded.original_size, decoded.conversions
     if min(rgb.size) < min_size:
         return Rejected(TOO_SMALL, f"too small: {rgb.width}x{rgb.height} px, short side under {min_size}")
     if crop == "center" and rgb.width != rgb.height:

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import math
 import re
+import sys
 from pathlib import Path
 from typing import Literal, Optional
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from common.errors import PipelineError
+from common.errors import PipelineError, stage_main
 
 # Folder names double as DVC stage names (crawl_concept@<name>) and file names.
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
@@ -171,6 +172,12 @@ class TcavParams(_Strict):
     correction: Literal["holm", "bonferroni", "bh", "none"] = "holm"
     confidence: float = Field(0.95, gt=0, lt=1)
     min_cav_accuracy: float = Field(0.7, ge=0, le=1)
+    # Concept or random sets with fewer usable images than this are warned about, and the
+    # report names the findings that rest on them.
+    min_concept_images: int = Field(30, ge=2, le=100_000)
+    # A concept folder sharing images (exact or near duplicates) with the scored class images or
+    # a random set stops the tcav stage; true: score it anyway, with a warning.
+    allow_overlap: bool = False
     # Where CAVs are fitted and what is kept between runs; none of these changes a result.
     backend: Literal["threads", "loky", "dask"] = "threads"
     n_jobs: int = Field(-1, ge=-1024, le=1024)
@@ -194,6 +201,14 @@ class TcavParams(_Strict):
     @classmethod
     def _concept_names(cls, values: list[str]) -> list[str]:
         return _check_names(values, "concept")
+
+    @field_validator("bottlenecks")
+    @classmethod
+    def _distinct_bottlenecks(cls, values: list[str]) -> list[str]:
+        twice = sorted({v for v in values if values.count(v) > 1})
+        if twice:
+            raise ValueError(f"each bottleneck may be listed once; listed twice: {', '.join(twice)}")
+        return values
 
     @field_validator("alphas")
     @classmethod
@@ -391,9 +406,34 @@ def load_params(path: str | Path = "params.yaml") -> Params:
         raise PipelineError(f"{path}: parameters file not found") from None
     except yaml.YAMLError as error:
         raise PipelineError(f"{path}: not valid YAML: {error}") from None
+    if raw is None:
+        raise PipelineError(f"{path}: is empty; expected the pipeline's parameters (seed, classes, crawl, tcav, ...: "
+                            "see the params.yaml of the repository)")
     if not isinstance(raw, dict):
         raise PipelineError(f"{path}: expected a mapping of keys to values at the top level")
     try:
         return Params.model_validate(raw)
     except ValidationError as error:
         raise PipelineError(_format_error(error, path)) from None
+
+
+@stage_main
+def main(argv: list[str] | None = None) -> int:
+    """``python -m common.params [params.yaml]``: check the parameters file before DVC reads it.
+
+    DVC expands ``dvc.yaml``'s ``foreach: ${crawl.concepts}`` before any stage runs, so an empty
+    file or ``crawl.concepts`` written as a string would otherwise get DVC's message about
+    ``dvc.yaml``; this names the file and the key (``make run`` runs it first).
+    """
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m common.params", description="Check a parameters file.")
+    parser.add_argument("params", nargs="?", default="params.yaml", help="the parameters file (params.yaml)")
+    args = parser.parse_args(argv)
+    load_params(args.params)
+    print(f"{args.params}: ok")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

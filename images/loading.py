@@ -1,7 +1,10 @@
-"""Reading images as model input, exactly as tcav's ``ImageActivationGenerator`` does.
+"""Reading images as model input: the crawl's decoder, then tcav's resize.
 
-``load_image`` = ``PIL.Image.open(path).convert('RGB').resize((size, size), BILINEAR)`` as
-float32 divided by 255, so activations and scores can be compared with the reference library.
+``load_image`` decodes with :func:`collection.validate.read_image` (the project's one decoder:
+full decode, EXIF orientation, 16-bit grey scaled to 8 bits, transparency composited on white,
+``crawl.curation.max_pixels`` enforced), then resizes as tcav's ``ImageActivationGenerator``
+does (``resize((size, size), BILINEAR)``, float32 divided by 255). For a plain 8-bit RGB file
+that is exactly the reference library's array, so scores stay comparable with it.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from collection.validate import MAX_PIXELS, UnreadableImage, read_image
 from common.errors import PipelineError
 from common.files import list_images
 
@@ -26,20 +30,23 @@ def to_model_input(image: Image.Image, size: int) -> np.ndarray:
     return np.array(image.convert("RGB").resize((size, size), Image.BILINEAR), dtype=np.float32) / 255.0
 
 
-def load_image(path: str | os.PathLike, size: int) -> np.ndarray:
-    """The image at ``path`` as model input (see :func:`to_model_input`).
+def load_image(path: str | os.PathLike, size: int, max_pixels: int = MAX_PIXELS) -> np.ndarray:
+    """The image at ``path`` as model input (decoded by :func:`read_image`, see :func:`to_model_input`).
 
-    Raises whatever Pillow raises for a file it cannot decode.
+    Raises :class:`UnreadableImage` naming the file for one that does not decode or has more
+    than ``max_pixels`` pixels.
     """
-    with Image.open(path) as image:
-        return to_model_input(image, size)
+    return to_model_input(read_image(path, max_pixels=max_pixels), size)
 
 
-def load_folder(folder: str | os.PathLike, size: int, max_examples: int) -> tuple[np.ndarray, list[Path]]:
+def load_folder(
+    folder: str | os.PathLike, size: int, max_examples: int, max_pixels: int = MAX_PIXELS
+) -> tuple[np.ndarray, list[Path]]:
     """Up to ``max_examples`` images of ``folder`` (name order) as ``(n, size, size, 3)`` float32.
 
     Files with an image suffix are read in name order until ``max_examples`` have decoded;
-    undecodable ones are skipped with a warning naming them. Returns the array and the paths
+    undecodable ones (and those over ``max_pixels``) are skipped with a warning naming them and
+    the reason. Returns the array and the paths
     of the images it holds. Raises :class:`PipelineError` naming the folder if it is missing or
     fewer than 2 usable images remain.
     """
@@ -52,9 +59,9 @@ def load_folder(folder: str | os.PathLike, size: int, max_examples: int) -> tupl
         if len(arrays) >= max_examples:
             break
         try:
-            arrays.append(load_image(path, size))
-        except Exception as error:  # any decoder failure: the file is skipped, not the run
-            log.warning("skipping %s: not a readable image (%s: %s)", path, type(error).__name__, error)
+            arrays.append(load_image(path, size, max_pixels))
+        except UnreadableImage as error:  # the file is skipped, not the run
+            log.warning("skipping %s", error)
             continue
         paths.append(path)
     if len(arrays) < MIN_IMAGES:

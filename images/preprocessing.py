@@ -28,6 +28,8 @@ from tqdm import tqdm
 
 from collection.manifest import MANIFEST as CRAWL_MANIFEST
 from collection.dedup import DuplicateIndex, hash_image
+from collection.validate import MAX_PIXELS, Rejected, UnreadableImage
+from collection.validate import decode as decode_bytes
 from common.errors import PipelineError
 from common.files import atomic_directory, atomic_write_json, list_subfolders
 from common.params import Params
@@ -51,11 +53,15 @@ def decode(path: Path, size: int) -> Image.Image:
     return decode_and_hash(path, size)[0]
 
 
-def decode_and_hash(path: Path, size: int):
-    """``path`` decoded, as RGB resized to ``size`` square, and its duplicate-finding hashes."""
+def decode_and_hash(path: Path, size: int, max_pixels: int = MAX_PIXELS):
+    """``path`` decoded (the crawl's decoder), as RGB resized to ``size`` square, and its
+    duplicate-finding hashes. Raises :class:`UnreadableImage` naming the file if it does not
+    decode or has more than ``max_pixels`` pixels."""
     data = path.read_bytes()
-    with Image.open(path) as image:
-        rgb = image.convert("RGB")
+    decoded = decode_bytes(data, max_pixels=max_pixels)
+    if isinstance(decoded, Rejected):
+        raise UnreadableImage(path, decoded)
+    rgb = decoded.image
     return rgb.resize((size, size), Image.BILINEAR), hash_image(rgb, data, data)
 
 
@@ -157,9 +163,9 @@ def run(params: Params, raw: Path, out: Path) -> dict:
                 taken: set[str] = set()
                 for path in paths:
                     try:
-                        image, hashes = decode_and_hash(path, size)
-                    except Exception as error:  # any decoder failure: skip the file, not the run
-                        reason = f"not a readable image ({type(error).__name__}: {error})".replace(str(path), path.name)
+                        image, hashes = decode_and_hash(path, size, params.crawl.curation.max_pixels)
+                    except UnreadableImage as error:  # skip the file, not the run
+                        reason = str(error).replace(f"{path}: ", "", 1)
                         log.warning("skipping %s: %s", path, reason)
                         manifest["skipped"].append({"file": f"{class_name}/{path.name}", "reason": reason})
                         bar.update(1)

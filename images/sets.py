@@ -3,6 +3,7 @@ the random sets named in params, each as the model's input array."""
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import numpy as np
@@ -11,6 +12,9 @@ from common.errors import PipelineError
 from common.files import list_subfolders
 from common.params import Params
 from images.loading import load_folder
+
+log = logging.getLogger(__name__)
+
 
 def _folder(root: Path, name: str, what: str) -> Path:
     folder = root / name
@@ -22,12 +26,41 @@ def _folder(root: Path, name: str, what: str) -> Path:
     return folder
 
 
+def load_image_sets_with_files(
+    params: Params, processed: Path, concepts_dir: Path
+) -> tuple[tuple[dict[str, np.ndarray], ...], tuple[dict[str, list[Path]], ...]]:
+    """``(classes, concepts, randoms)`` as model inputs and, in the same shape, the files each holds.
+
+    Each set is its folder's first ``tcav.max_examples`` readable images by name.
+    """
+    size, limit, pixels = params.preprocess.image_size, params.tcav.max_examples, params.crawl.curation.max_pixels
+    split_dir = processed / params.tcav.target_split
+    random_root = concepts_dir / "random"
+    folders = (
+        {c: _folder(split_dir, c, "class") for c in params.classes},
+        {c: _folder(concepts_dir, c, "concept") for c in params.tcav.concepts},
+        {r: _folder(random_root, r, "random set") for r in params.random_sets},
+    )
+    loaded = [{name: load_folder(folder, size, limit, pixels) for name, folder in group.items()} for group in folders]
+    arrays = tuple({name: images for name, (images, _) in group.items()} for group in loaded)
+    files = tuple({name: paths for name, (_, paths) in group.items()} for group in loaded)
+    return arrays, files
+
+
 def load_image_sets(params: Params, processed: Path, concepts_dir: Path) -> tuple[dict[str, np.ndarray], ...]:
     """Class, concept and random-set images as model inputs, each set first ``max_examples`` by name."""
-    size, limit = params.preprocess.image_size, params.tcav.max_examples
-    split_dir = processed / params.tcav.target_split
-    classes = {c: load_folder(_folder(split_dir, c, "class"), size, limit)[0] for c in params.classes}
-    concepts = {c: load_folder(_folder(concepts_dir, c, "concept"), size, limit)[0] for c in params.tcav.concepts}
-    random_root = concepts_dir / "random"
-    randoms = {r: load_folder(_folder(random_root, r, "random set"), size, limit)[0] for r in params.random_sets}
-    return classes, concepts, randoms
+    return load_image_sets_with_files(params, processed, concepts_dir)[0]
+
+
+def warn_small_sets(params: Params, concepts: dict[str, np.ndarray], randoms: dict[str, np.ndarray]) -> list[str]:
+    """Log a warning for each concept or random set under ``tcav.min_concept_images``; their names."""
+    small = []
+    for what, sets in (("concept", concepts), ("random set", randoms)):
+        for name, images in sets.items():
+            if len(images) < params.tcav.min_concept_images:
+                small.append(name)
+                log.warning(
+                    "warning: %s %r has %d usable images, fewer than tcav.min_concept_images (%d): its CAVs are "
+                    "noisy and findings resting on it are marked in the report", what, name, len(images),
+                    params.tcav.min_concept_images)
+    return small

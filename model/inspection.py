@@ -76,11 +76,11 @@ def projection_sets(params: Params, processed: Path, concepts_dir: Path) -> list
     images taken in turn from the tcav random sets (so no one set stands for "random")."""
     from images.loading import load_folder
 
-    size, count = params.preprocess.image_size, params.views.projection_images
+    size, count, pixels = params.preprocess.image_size, params.views.projection_images, params.crawl.curation.max_pixels
     split_dir = processed / params.tcav.target_split
-    sets = [(c, KIND_CLASS, load_folder(split_dir / c, size, count)[0]) for c in params.classes]
-    sets += [(c, KIND_CONCEPT, load_folder(concepts_dir / c, size, count)[0]) for c in params.tcav.concepts]
-    per_set = [load_folder(concepts_dir / "random" / r, size, count)[0] for r in params.random_sets]
+    sets = [(c, KIND_CLASS, load_folder(split_dir / c, size, count, pixels)[0]) for c in params.classes]
+    sets += [(c, KIND_CONCEPT, load_folder(concepts_dir / c, size, count, pixels)[0]) for c in params.tcav.concepts]
+    per_set = [load_folder(concepts_dir / "random" / r, size, count, pixels)[0] for r in params.random_sets]
     mixed = [per_set[i % len(per_set)][i // len(per_set)] for i in range(count)
              if i // len(per_set) < len(per_set[i % len(per_set)])]
     sets.append(("random", KIND_RANDOM, np.stack(mixed)))

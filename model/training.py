@@ -32,14 +32,47 @@ def background_images(count: int, size: int, seed: int, world: str = "colour") -
                                                      world=world)])
 
 
+#: Timestamp of every member of a saved ``.keras`` archive (the zip format's earliest).
+ZIP_TIME = (1980, 1, 1, 0, 0, 0)
+
+
 def save_model(model, path: str | Path) -> Path:
-    """Save a Keras model atomically (Keras wants a ``.keras`` name, so the temporary keeps it)."""
+    """Save a Keras model atomically, byte for byte the same for the same weights.
+
+    Keras wants a ``.keras`` name, so the temporary keeps it. A Keras 3 archive records when it
+    was saved (each zip member's time, ``date_saved`` in ``metadata.json``), so two saves of one
+    model differ, DVC sees a new ``models/trained`` on every training run and a fresh
+    ``make run`` leaves ``dvc.lock`` modified: :func:`normalise_keras_archive` pins both.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.stem}.tmp{path.suffix}")
     model.save(tmp)
+    normalise_keras_archive(tmp)
     tmp.replace(path)
     return path
+
+
+def normalise_keras_archive(path: str | Path) -> None:
+    """Rewrite the ``.keras`` zip at ``path`` with fixed member times and no ``date_saved``."""
+    import json
+    import zipfile
+
+    path = Path(path)
+    with zipfile.ZipFile(path) as archive:
+        members = [(info, archive.read(info.filename)) for info in archive.infolist()]
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for info, data in members:
+            if info.filename == "metadata.json":
+                metadata = json.loads(data)
+                metadata.pop("date_saved", None)
+                data = json.dumps(metadata, sort_keys=True).encode()
+            fixed = zipfile.ZipInfo(info.filename, date_time=ZIP_TIME)
+            fixed.compress_type = info.compress_type
+            fixed.external_attr = 0o644 << 16
+            archive.writestr(fixed, data)
+    path.write_bytes(buffer.getvalue())
 
 
 def random_labels(labels: np.ndarray, num_classes: int, seed: int) -> np.ndarray:

@@ -41,7 +41,7 @@ from reporting.truth import accuracy_html, accuracy_metrics, read_truth
 from tcavcore.accuracy import REAL_EFFECT, score_findings
 from tcavcore.confirmation import adjusted_insertion, apply_insertion
 from tcavcore.insertion_records import read_insertion
-from tcavcore.verdicts import summarise_runs
+from tcavcore.verdicts import mark_class_independent, mark_small_sets, summarise_runs
 
 log = logging.getLogger(__name__)
 
@@ -80,6 +80,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         raise PipelineError(f"{runs_path}: {error}") from None
     insertion = read_insertion(args.insertion)
     apply_insertion(rows, insertion, significance, decision.correction)
+    for concept, bottleneck, _ in mark_class_independent(rows, params.classes):
+        log.warning("warning: %s is significant the same way for every class at %s: class-independent, not "
+                    "listed as evidence for any class", concept, bottleneck)
+    small = [r for r in mark_small_sets(rows, params.tcav.min_concept_images) if r["significant"]]
+    for row in small:
+        log.warning("warning: %s / %s at %s (%s) rests on small sets: %d concept images, %d random images "
+                    "(tcav.min_concept_images is %d)", row["target"], row["concept"], row["bottleneck"],
+                    row["verdict"], row["n_concept"], row["n_random_images"], params.tcav.min_concept_images)
     truth = read_truth(args.truth)
     accuracy = score_findings(rows, {key: t["effect"] for key, t in truth.items()},
                               adjusted_insertion(insertion, decision.correction), significance) if truth else None
@@ -107,6 +115,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         decision_text=decision_text(decision), confidence=decision.confidence,
         model_metrics=views.metrics, params_text=params_path.read_text(encoding="utf-8"), sections=sections,
         notes=notes, truth=truth, accuracy_html=accuracy_html(accuracy, REAL_EFFECT) if accuracy else "",
+        min_concept_images=params.tcav.min_concept_images,
     ))
     plots = out / "plots"
     with atomic_directory(plots) as folder:

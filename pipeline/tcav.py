@@ -1,7 +1,8 @@
 """Stage ``tcav``: learn CAVs and score every class against every concept.
 
 Reads the exported model, the target split's class images, the concept folders named in
-``tcav.concepts`` and the random sets; writes one row per (class, CAV) to
+``tcav.concepts`` and the random sets; stops if a concept shares images with the class images
+or a random set (``tcav.allow_overlap``) and warns about sets under ``tcav.min_concept_images``; writes one row per (class, CAV) to
 ``results/tcav/runs.csv``, which the report stage turns into statistics and charts.
 CAVs are fitted where ``tcav.backend`` says; activations and CAVs are reused from
 ``tcav.cache_dir`` when their content (model files, image pixels, hyper-parameters, seed)
@@ -18,7 +19,8 @@ from pathlib import Path
 from common.errors import PipelineError, stage_main
 from common.files import atomic_write_text
 from common.params import load_params
-from images.sets import load_image_sets
+from images.overlap import check_image_sets
+from images.sets import load_image_sets_with_files, warn_small_sets
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +37,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     params = load_params(args.params)
-    classes, concepts, randoms = load_image_sets(params, Path(args.processed), Path(args.concepts))
+    (classes, concepts, randoms), files = load_image_sets_with_files(params, Path(args.processed), Path(args.concepts))
+    check_image_sets(params, files, args.params)  # leakage stops the stage before any work
+    warn_small_sets(params, concepts, randoms)
 
     from tcavcore.cache import ContentCache, model_fingerprint
     from tcavcore.cav_fitting import ParallelConfig, SchedulerUnreachableError

@@ -14,6 +14,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Sequence
 
+from reporting.tables import P_FLOOR
 from tcavcore.verdicts import LOWERS, NOT_LEARNABLE, NOT_RECOGNISED, RAISES
 from tcavcore.confirmation import CONTRADICTED, LOWERS_CONFIRMED, RAISES_CONFIRMED, STATUS_CONFIRMED, \
     STATUS_CONTRADICTED, STATUS_UNCONFIRMED, status
@@ -44,6 +45,7 @@ class ReportContent:
     notes: list[str] = field(default_factory=list)  # missing inputs and other warnings
     truth: Mapping[tuple[str, str], Mapping[str, Any]] = field(default_factory=dict)  # (class, concept) -> effect
     accuracy_html: str = ""  # the findings scored against the known truth (a synthetic run only)
+    min_concept_images: int = 0  # tcav.min_concept_images: rows with small_sets rest on fewer images
 
 
 STYLE = """
@@ -58,7 +60,7 @@ figure img{max-width:100%;height:auto;display:block}figcaption{font-size:.85rem;
 table{border-collapse:collapse;font-size:.82rem;background:white;width:100%}
 th,td{border-bottom:1px solid #eee;padding:.25rem .45rem;text-align:right;white-space:nowrap}
 th{cursor:pointer;position:sticky;top:0;background:#f0f0f0;user-select:none}th:hover{background:#e4e4e4}
-td.t,th.t{text-align:left}tr.raises td.v{color:#b2182b;font-weight:600}tr.lowers td.v{color:#2166ac;font-weight:600}
+td.t,th.t{text-align:left}tr.raises td.v{color:#542788;font-weight:600}tr.lowers td.v{color:#b35806;font-weight:600}
 tr.contradicted td.v{color:#7a4b00;font-weight:600;text-decoration:line-through}tr.unconfirmed td.v{font-weight:400}
 tr.nl td{color:#999}.filters{margin:.6rem 0}pre{background:white;border:1px solid #e2e2e2;padding:.8rem;overflow-x:auto;font-size:.8rem}
 ul.findings li{margin:.2rem 0}
@@ -135,22 +137,28 @@ COLUMNS = (
     ("score_ci_high", "CI high", ""), ("random_mean", "random", ""), ("effect_size", "d", ""),
     ("p_random", "p (vs random)", ""), ("p_random_adjusted", "adjusted", ""), ("p_half", "p (vs 0.5)", ""),
     ("p_half_adjusted", "adjusted", ""), ("cav_accuracy", "CAV acc.", ""), ("n_random", "random sets", ""),
-    ("n_examples", "images", ""), ("insertion_effect", "insertion", ""), ("insertion_p_adjusted", "adjusted", ""),
+    ("n_examples", "images", ""), ("n_concept", "concept imgs", ""),
+    ("n_random_images", "random imgs", ""), ("class_independent", "every class", ""), ("insertion_effect", "insertion", ""), ("insertion_p_adjusted", "adjusted", ""),
     ("confirmed", "confirmed", ""),
 )  # fmt: skip
+
+
+P_COLUMNS = {"p_random", "p_random_adjusted", "p_half", "p_half_adjusted", "insertion_p", "insertion_p_adjusted"}
 
 
 def _e(value: Any) -> str:
     return html.escape(str(value), quote=True)
 
 
-def _number(value: Any) -> tuple[str, str]:
-    """(shown text, sort value) of one cell."""
+def _number(value: Any, key: str = "") -> tuple[str, str]:
+    """(shown text, sort value) of one cell; a p-value column (``key``) never shows ``0``."""
     if isinstance(value, bool):
         return ("yes" if value else "no"), ("1" if value else "0")
     if isinstance(value, float):
         if not math.isfinite(value):
             return "–", ""
+        if key in P_COLUMNS and value < P_FLOOR:
+            return f"&lt; {P_FLOOR:.0e}", repr(value)
         if value == 0:
             return "0", "0.0"
         if abs(value) < 1e-3:
@@ -174,7 +182,7 @@ def scores_table(rows: Sequence[Mapping[str, Any]], classes: Sequence[str]) -> s
         css += {STATUS_CONTRADICTED: " contradicted", STATUS_UNCONFIRMED: " unconfirmed"}.get(status(row) or "", "")
         cells = []
         for key, _, cls in COLUMNS:
-            text, sort = _number(row[key])
+            text, sort = _number(row[key], key)
             cells.append(f'<td class="{cls}" data-v="{sort}">{text}</td>')
         body.append(f'<tr class="{css}" data-class="{_e(row["target"])}">{"".join(cells)}</tr>')
     return (
@@ -195,8 +203,9 @@ def confirmed_findings(rows: Sequence[Mapping[str, Any]], truth: Mapping[tuple[s
         way = "raises" if r["verdict"] == RAISES_CONFIRMED else "lowers"
         known = truth.get((r["target"], r["concept"]))
         measured = f"; measured effect in the scenes {float(known['effect']):+.2f}" if known else ""
+        independent = "; class-independent: it does so for every class" if r.get("class_independent") else ""
         items.append(f"<li><b>{_e(r['concept'])}</b> {way} <b>{_e(r['target'])}</b> at {_e(r['bottleneck'])} "
-                     f"(score {r['score_mean']:.2f}; insertion {r['insertion_effect']:+.2f} logit{measured})</li>")
+                     f"(score {r['score_mean']:.2f}; insertion {r['insertion_effect']:+.2f} logit{measured}{independent})</li>")
     contradicted = sum(r["verdict"] == CONTRADICTED for r in rows)
     tail = f"<p>{contradicted} finding(s) contradicted by the insertion test (in the table).</p>" if contradicted else ""
     return f'<h3>Confirmed findings</h3><ul class="findings">{"".join(items)}</ul>{tail}<h3>All significant findings</h3>'
@@ -211,11 +220,11 @@ def findings(rows: Sequence[Mapping[str, Any]], classes: Sequence[str], bottlene
             by_layer = []
             for bottleneck in bottlenecks:
                 names = [f"{_e(r['concept'])} ({r['score_mean']:.2f}{_status_mark(r)})" for r in rows
-                         if r["target"] == target and r["bottleneck"] == bottleneck
+                         if r["target"] == target and r["bottleneck"] == bottleneck and not r.get("class_independent")
                          and r["verdict"].split(" (")[0] == verdict and r["verdict"] != CONTRADICTED]
                 names += [f"{_e(r['concept'])} ({r['score_mean']:.2f}, contradicted)" for r in rows
                           if r["target"] == target and r["bottleneck"] == bottleneck and r["verdict"] == CONTRADICTED
-                          and (r["score_mean"] > 0.5) == (verdict == RAISES)]
+                          and not r.get("class_independent") and (r["score_mean"] > 0.5) == (verdict == RAISES)]
                 if names:
                     by_layer.append(f"at <b>{_e(bottleneck)}</b> {', '.join(names)}")
             if by_layer:
@@ -225,11 +234,47 @@ def findings(rows: Sequence[Mapping[str, Any]], classes: Sequence[str], bottlene
         elif not lines:
             lines.append("<li>no concept is significant at any layer</li>")
         items.append(f"<li>Class <b>{_e(target)}</b><ul>{''.join(lines)}</ul></li>")
-    return f'<ul class="findings">{"".join(items)}</ul>'
+    return f'<ul class="findings">{"".join(items)}</ul>{class_independent_findings(rows, bottlenecks)}'
+
+
+def class_independent_findings(rows: Sequence[Mapping[str, Any]], bottlenecks: Sequence[str]) -> str:
+    """A sentence per layer naming the concepts significant the same way for every class there."""
+    lines = []
+    for bottleneck in bottlenecks:
+        chosen = _unique_concepts(r for r in rows if r["bottleneck"] == bottleneck and r.get("class_independent"))
+        if chosen:
+            said = ", ".join(f"<b>{_e(c)}</b> {'raises' if up else 'lowers'} every class" for c, up in chosen)
+            lines.append(f"<li>at <b>{_e(bottleneck)}</b>: {said}</li>")
+    if not lines:
+        return ""
+    return ('<p class="note class-independent"><b>Class-independent</b> (not listed above as evidence for any '
+            "class): a direction that makes the model more (or less) confident in <i>whatever</i> it predicts "
+            f'scores the same way for every class; it says nothing about what one class depends on.</p><ul class="findings">'
+            f"{''.join(lines)}</ul>")
+
+
+def _unique_concepts(rows) -> list[tuple[str, bool]]:
+    seen: dict[str, bool] = {}
+    for r in rows:
+        seen.setdefault(r["concept"], r["score_mean"] > 0.5)
+    return list(seen.items())
 
 
 def _status_mark(row: Mapping[str, Any]) -> str:
-    return {STATUS_CONFIRMED: ", confirmed", STATUS_UNCONFIRMED: ", not confirmed"}.get(status(row) or "", "")
+    mark = {STATUS_CONFIRMED: ", confirmed", STATUS_UNCONFIRMED: ", not confirmed"}.get(status(row) or "", "")
+    return mark + (", small sets" if row.get("small_sets") else "")
+
+
+def small_set_findings(rows: Sequence[Mapping[str, Any]], min_images: int) -> str:
+    """A sentence naming the significant findings whose concept or random sets are under ``min_images``."""
+    chosen = [r for r in rows if r.get("small_sets") and r["significant"]]
+    if not chosen:
+        return ""
+    names = ", ".join(f"{_e(r['concept'])} / {_e(r['target'])} at {_e(r['bottleneck'])} "
+                      f"({r['n_concept']} concept, {r['n_random_images']} random images)" for r in chosen)
+    return (f'<p class="note small-sets"><b>Resting on small sets</b> (fewer than {min_images} images, '
+            f"<code>tcav.min_concept_images</code>): {names}. A CAV learned from so few images is noisy; "
+            "add images before trusting these.</p>")
 
 
 def render(content: ReportContent) -> str:
@@ -276,6 +321,7 @@ def render(content: ReportContent) -> str:
 <section id="findings"><h2>Findings</h2>
 {content.accuracy_html}
 {confirmed_findings(rows, content.truth)}
+{small_set_findings(rows, content.min_concept_images)}
 <p>Significant means: {_e(content.decision_text)}.</p>
 {findings(rows, content.classes, content.bottlenecks)}</section>
 <section id="how"><h2>How to read this</h2>{HOW_TO_READ.format(conf=content.confidence, decision=_e(content.decision_text))}</section>

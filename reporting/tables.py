@@ -7,10 +7,18 @@ from typing import Any, Sequence
 
 from tcavcore.verdicts import Decision
 
+#: Below this a p-value is not a number one can print: double precision's relative resolution
+#: near 1 (the t and Fisher tests return 0.0 when 1 - cdf underflows).
+P_FLOOR = 1e-16
+
+
 def format_p(p_value: float, significance: float) -> str:
-    """A p-value in two significant digits, more if rounding would put p on the other side of the level."""
+    """A p-value in two significant digits, more if rounding would put p on the other side of the
+    level; ``< 1e-16`` below :data:`P_FLOOR` (never ``0``)."""
     if math.isnan(p_value):
         return "n/a"
+    if p_value < P_FLOOR:
+        return f"< {P_FLOOR:.0e}"
     for digits in range(2, 8):
         text = f"{p_value:.{digits}g}"
         if (float(text) < significance) == (p_value < significance):

@@ -8,8 +8,10 @@ about where it can run, not what it computes:
 
 - tcav draws its split and SGD shuffling from NumPy's *global* random state, with no seed.
   Here both draw, in the same order, from a ``RandomState`` seeded per CAV from the run seed
-  and the CAV's identity (:func:`cav_seed`): the stream is the one a seeded global state would
-  give, but nothing global is touched, so CAVs can be fitted in any order, process or thread.
+  and what the CAV separates (:func:`cav_seed` of the two sets' *content* fingerprints,
+  :func:`set_fingerprint`, never their names: the same images under two folder names give the
+  same CAV and the same scores). The stream is the one a seeded global state would give, but
+  nothing global is touched, so CAVs can be fitted in any order, process or thread.
 - It imports no TensorFlow (``tcav.cav`` does), so a worker process that fits CAVs starts in
   a fraction of a second.
 """
@@ -17,6 +19,7 @@ about where it can run, not what it computes:
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import logging
 import os
 import pickle
@@ -48,10 +51,34 @@ class LearnedCav:
     class_accuracies: tuple[float, float] = (float("nan"), float("nan"))
 
 
+def set_fingerprint(examples: np.ndarray) -> str:
+    """SHA-256 over the sorted SHA-256s of the examples (rows) of ``examples``, with their dtype and shape.
+
+    Equal for equal content whatever the set is called (and whatever order its files are in).
+    """
+    examples = np.ascontiguousarray(examples)
+    rows = sorted(hashlib.sha256(memoryview(row).cast("B")).hexdigest() for row in examples)
+    digest = hashlib.sha256(f"{examples.dtype.str}|{examples.shape[1:]}|".encode())
+    for row in rows:
+        digest.update(row.encode())
+    return digest.hexdigest()
+
+
 def cav_seed(seed: int, concept: str, random: str, bottleneck: str, alpha: float, model_type: str) -> int:
-    """A 32-bit seed that depends only on the run seed and what the CAV separates."""
+    """A 32-bit seed that depends only on the run seed and what the CAV separates.
+
+    ``concept`` and ``random`` identify the two sets: :func:`learn_cav` passes their content
+    fingerprints (:func:`set_fingerprint` of the activations), so a renamed copy of a folder
+    is seeded like the original.
+    """
     key = f"{seed}|{concept}|{random}|{bottleneck}|{alpha!r}|{model_type}".encode()
     return zlib.crc32(key)
+
+
+def content_cav_seed(seed: int, concept_acts: np.ndarray, random_acts: np.ndarray, bottleneck: str, alpha: float,
+                     model_type: str) -> int:
+    """:func:`cav_seed` of the two activation sets' content fingerprints: the seed every CAV is fitted with."""
+    return cav_seed(seed, set_fingerprint(concept_acts), set_fingerprint(random_acts), bottleneck, alpha, model_type)
 
 
 @contextlib.contextmanager
@@ -79,7 +106,8 @@ def cav_training_set(concept_acts: np.ndarray, random_acts: np.ndarray) -> tuple
 
 def learn_cav(concept: str, random: str, bottleneck: str, concept_acts: np.ndarray, random_acts: np.ndarray,
               *, model_type: str, alpha: float, seed: int) -> LearnedCav:
-    """Fit one CAV (``concept`` vs ``random``) as ``tcav.cav.CAV.train`` does, seeded by :func:`cav_seed`.
+    """Fit one CAV (``concept`` vs ``random``) as ``tcav.cav.CAV.train`` does, seeded by
+    :func:`content_cav_seed` (the names only label the result).
 
     ``concept_acts`` / ``random_acts``: activations ``(n, ...)`` of the two image sets at
     ``bottleneck``. As in tcav, the larger set is truncated to the smaller one's size.
@@ -90,13 +118,13 @@ def learn_cav(concept: str, random: str, bottleneck: str, concept_acts: np.ndarr
 
     if model_type not in CAV_MODELS:
         raise ValueError(f"model_type must be one of {', '.join(CAV_MODELS)}, got {model_type!r}")
+    cav_rng_seed = content_cav_seed(seed, concept_acts, random_acts, bottleneck, alpha, model_type)
     x, y = cav_training_set(concept_acts, random_acts)
     if model_type == "pattern":
-        return _pattern_cav(concept, random, bottleneck, alpha, x, y,
-                            np.random.RandomState(cav_seed(seed, concept, random, bottleneck, alpha, model_type)))
+        return _pattern_cav(concept, random, bottleneck, alpha, x, y, np.random.RandomState(cav_rng_seed))
     # One stream for the split, then the SGD shuffling seed: the draws tcav makes from the
     # global state, in the same order.
-    rng = np.random.RandomState(cav_seed(seed, concept, random, bottleneck, alpha, model_type))
+    rng = np.random.RandomState(cav_rng_seed)
     # Validation off: the arrays are ours and finite (skipping it does not change the fit).
     with sklearn.config_context(assume_finite=True, skip_parameter_validation=True):
         x_train, x_test, y_train, y_test = train_test_split(x, y, test_size=CAV_TEST_SIZE, stratify=y,
@@ -156,7 +184,7 @@ def learn_cav_with_tcav(concept: str, random: str, bottleneck: str, concept_acts
     level = logger.level
     logger.setLevel(logging.WARNING)  # tcav logs every fit at INFO
     try:
-        with seeded_global_numpy(cav_seed(seed, concept, random, bottleneck, alpha, model_type)):
+        with seeded_global_numpy(content_cav_seed(seed, concept_acts, random_acts, bottleneck, alpha, model_type)):
             cav.train(acts)
     finally:
         logger.setLevel(level)

@@ -1,6 +1,6 @@
 """Fit many CAVs at once, in parallel, through joblib: local processes or a Dask cluster.
 
-Each CAV is seeded from its own identity (:func:`tcavcore.cav.cav_seed`), never from the order
+Each CAV is seeded from what it separates (:func:`tcavcore.cav.content_cav_seed`), never from the order
 or the worker it is fitted in, so the CAVs are the same whatever ``n_jobs``, backend or
 chunking. Work is sent in chunks of CAVs of one bottleneck, each carrying only the
 activations it needs, largest first so that no worker is left with a long tail.

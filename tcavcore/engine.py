@@ -19,7 +19,7 @@ import numpy as np
 from tqdm import tqdm
 
 from tcavcore.cache import ContentCache, activations_fields, array_fingerprint, cav_fields, entry_key
-from tcavcore.cav import LearnedCav, cav_hparams, cav_seed, save_tcav_cav
+from tcavcore.cav import LearnedCav, cav_hparams, save_tcav_cav
 from tcavcore.cav_fitting import CavJob, ParallelConfig, iter_fit_cavs, start_workers
 from tcavcore.scores import directional_derivatives, tcav_magnitude, tcav_score
 from tcavcore.records import KIND_CONCEPT, KIND_RANDOM
@@ -136,10 +136,14 @@ def cav_jobs(plan: CavPlan, bottlenecks: Iterable[str], alphas: Iterable[float])
 
 
 def cav_cache_fields(job: CavJob, acts_keys: dict[str, dict[str, dict]], model_type: str, seed: int) -> dict:
-    """Cache key fields of a CAV: the keys of the activations it separates, hyper-parameters, its seed."""
+    """Cache key fields of a CAV: the keys of the activations it separates, hyper-parameters, the run seed.
+
+    A CAV's own seed follows from these (the run seed and the content of the two activation
+    sets, :func:`tcavcore.cav.content_cav_seed`), so the names of the sets play no part.
+    """
     concept, random, bottleneck, alpha = job
     return cav_fields(entry_key(acts_keys[concept][bottleneck]), entry_key(acts_keys[random][bottleneck]),
-                      cav_hparams(model_type, alpha), cav_seed(seed, concept, random, bottleneck, alpha, model_type))
+                      {**cav_hparams(model_type, alpha), "seeded_by": "content"}, seed)
 
 
 def cached_jobs(jobs: list[CavJob], cache: ContentCache, acts_keys: dict[str, dict[str, dict]], *, model_type: str,
@@ -179,6 +183,7 @@ def score_row(class_name: str, cav: LearnedCav, gradients: np.ndarray, kind: str
         "score": tcav_score(derivatives, definition),
         "magnitude": tcav_magnitude(derivatives, definition),
         "cav_accuracy": cav.accuracy, "n_examples": int(len(derivatives)),
+        "n_concept": 0, "n_random_images": 0,  # the sets' sizes, set by run_tcav
     }
 
 
@@ -251,5 +256,9 @@ def run_tcav(model: BatchedModel, class_images: dict[str, np.ndarray], concept_i
                                                                              definition)
     if cache is not None:
         step(f"tcav: cache {cache.root}: {cache.hits} entries reused, {cache.misses} computed")
+    sizes = {name: int(len(images)) for name, images in cav_sets.items()}
+    for job_rows in rows.values():
+        for row in job_rows:
+            row["n_concept"], row["n_random_images"] = sizes[row["concept"]], sizes[row["random"]]
     # the order runs.csv has always had: class, then bottleneck, alpha, concept/random pair
     return [rows[job][i] for i in range(len(class_images)) for job in jobs]

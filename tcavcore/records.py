@@ -32,6 +32,9 @@ RUN_KEYS: tuple[str, ...] = (
     "magnitude",
     "cav_accuracy",
     "n_examples",
+    # images in the CAV's two sets (the concept, or first random set, and the random set)
+    "n_concept",
+    "n_random_images",
 )
 
 
@@ -64,6 +67,14 @@ SUMMARY_KEYS: tuple[str, ...] = (
     "magnitude_mean",
     "n_random",
     "n_examples",
+    # images in the concept's folder and in its smallest random set, and whether either is
+    # under tcav.min_concept_images (the report stage sets it)
+    "n_concept",
+    "n_random_images",
+    "small_sets",
+    # significant the same way for every class at this layer: not evidence for one class
+    # (the report stage sets it)
+    "class_independent",
     # the insertion test of the (target, concept) and whether it confirms the finding
     # (tcavcore/confirmation.py); empty / False until the report stage adds them
     "insertion_effect",
@@ -129,7 +140,7 @@ def _number(raw: str, column: str, where: str, *, low: float | None = None, high
 
 
 def read_runs(path: str | Path) -> list[dict[str, Any]]:
-    """Parse and check runs.csv into typed rows (str names, float numbers, int n_examples).
+    """Parse and check runs.csv into typed rows (str names, float numbers, int counts).
 
     Raises :class:`PipelineError` naming the file (and line and column) when the file is
     missing, lacks a column of :data:`RUN_KEYS`, has no rows or holds a bad value.
@@ -164,9 +175,12 @@ def read_runs(path: str | Path) -> list[dict[str, Any]]:
         kind = raw["kind"].strip()
         if kind not in (KIND_CONCEPT, KIND_RANDOM):
             raise PipelineError(f"{where}: column 'kind' must be {KIND_CONCEPT!r} or {KIND_RANDOM!r}, got {raw['kind']!r}")
-        n_examples = _number(raw["n_examples"], "n_examples", where, low=0)
-        if not n_examples.is_integer():
-            raise PipelineError(f"{where}: column 'n_examples' must be a whole number, got {raw['n_examples']!r}")
+        counts = {}
+        for column in ("n_examples", "n_concept", "n_random_images"):
+            value = _number(raw[column], column, where, low=0)
+            if not value.is_integer():
+                raise PipelineError(f"{where}: column {column!r} must be a whole number, got {raw[column]!r}")
+            counts[column] = int(value)
         rows.append(
             {
                 "target": raw["target"].strip(),
@@ -178,7 +192,7 @@ def read_runs(path: str | Path) -> list[dict[str, Any]]:
                 "score": _number(raw["score"], "score", where, low=0, high=1),
                 "magnitude": _number(raw["magnitude"], "magnitude", where, allow_nan=True),
                 "cav_accuracy": _number(raw["cav_accuracy"], "cav_accuracy", where, low=0, high=1),
-                "n_examples": int(n_examples),
+                **counts,
             }
         )
     if not rows:

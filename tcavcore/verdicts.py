@@ -185,6 +185,10 @@ def summarise_group(
         # Class images scored; the same for every CAV of a class in a normal run. The minimum
         # is the honest figure should the tcav stage ever score fewer for some CAVs.
         "n_examples": min(int(row["n_examples"]) for row in concept_rows),
+        "n_concept": min(int(row["n_concept"]) for row in concept_rows),
+        "n_random_images": min(int(row["n_random_images"]) for row in concept_rows),
+        "small_sets": False,
+        "class_independent": False,
     }
 
 
@@ -290,3 +294,39 @@ def summarise_runs(
         summary.update({key: math.nan for key in SUMMARY_KEYS[SUMMARY_KEYS.index("insertion_effect"):]})
         summary["confirmed"] = False
     return [{key: summary[key] for key in SUMMARY_KEYS} for summary in summaries]
+
+
+def mark_small_sets(summaries: Sequence[dict[str, Any]], min_images: int) -> list[dict[str, Any]]:
+    """Set ``small_sets`` in place: the concept or one of its random sets has fewer than
+    ``min_images`` images (``tcav.min_concept_images``). Returns the rows marked."""
+    marked = []
+    for summary in summaries:
+        summary["small_sets"] = bool(min(summary["n_concept"], summary["n_random_images"]) < min_images)
+        if summary["small_sets"]:
+            marked.append(summary)
+    return marked
+
+
+def mark_class_independent(summaries: Sequence[dict[str, Any]], targets: Sequence[str]) -> list[tuple[str, str, float]]:
+    """Set ``class_independent`` in place; return the (concept, bottleneck, alpha) groups marked.
+
+    A concept that is significant the same way (every score above 0.5, or every one below) for
+    *every* class of ``targets`` at a layer is a direction along which the network grows more
+    (or less) confident in whatever it already predicts: not evidence about any one class.
+    """
+    groups: dict[tuple[str, str, float], list[dict[str, Any]]] = {}
+    for summary in summaries:
+        summary["class_independent"] = False
+        groups.setdefault((summary["concept"], summary["bottleneck"], float(summary["alpha"])), []).append(summary)
+    marked = []
+    for key, group in groups.items():
+        if len(targets) < 2 or sorted(r["target"] for r in group) != sorted(targets):
+            continue
+        if not all(r["significant"] and math.isfinite(r["score_mean"]) for r in group):
+            continue
+        sides = {r["score_mean"] > 0.5 for r in group}
+        if len(sides) == 1:
+            for r in group:
+                r["class_independent"] = True
+            marked.append(key)
+    return marked

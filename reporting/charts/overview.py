@@ -19,6 +19,10 @@ from tcavcore.confirmation import status
 
 GREY = "#d9d9d9"  # a cell or box that is not significant / not learnable
 RANDOM_COLOR = "0.55"
+#: Diverging scale of the heatmaps: 0 orange (lowers the class) .. 0.5 white .. 1 purple (raises).
+#: No red or blue: those are concepts (the built-in study has both), and a reader must not take
+#: a cell's colour for the concept's.
+HEATMAP_COLORMAP = "PuOr"
 
 
 def _ordered(values) -> list:
@@ -28,8 +32,9 @@ def _ordered(values) -> list:
 def render_heatmap(rows: Sequence[Mapping[str, Any]], bottleneck: str, significance: float) -> bytes:
     """Class x concept heatmap of mean TCAV scores at one bottleneck (first alpha).
 
-    Significant cells are coloured on a diverging scale centred at 0.5 (blue: lowers the
-    class, red: raises it); non-significant cells are grey, with their score in grey text;
+    Significant cells are coloured on a diverging purple-orange scale centred at 0.5 (purple:
+    raises the class, orange: lowers it; not red and blue, which are concepts of the built-in
+    study and of many others); non-significant cells are grey, with their score in grey text;
     cells whose CAV is not learnable say "n/l".
     """
     chosen = [row for row in rows if row["bottleneck"] == bottleneck]
@@ -40,9 +45,9 @@ def render_heatmap(rows: Sequence[Mapping[str, Any]], bottleneck: str, significa
     classes = _ordered(row["target"] for row in chosen)
     concepts = _ordered(row["concept"] for row in chosen)
     by_key = {(row["target"], row["concept"]): row for row in chosen}
-    cmap = matplotlib.colormaps["RdBu_r"]
+    cmap = matplotlib.colormaps[HEATMAP_COLORMAP]
 
-    width = 1.6 + 0.75 * len(concepts)
+    width = max(5.4, 1.6 + 0.75 * len(concepts))  # the legend lines fit
     height = 1.7 + 0.55 * len(classes)
     with matplotlib.rc_context(RC):
         figure = new_figure(width, height)
@@ -70,16 +75,13 @@ def render_heatmap(rows: Sequence[Mapping[str, Any]], bottleneck: str, significa
         for side in ("left", "bottom", "top", "right"):
             axes.spines[side].set_visible(False)
         figure.text(0.15 / width, 1 - 0.12 / height, f"TCAV scores at {bottleneck}", fontsize=12, fontweight="bold", va="top")
-        figure.text(
-            0.15 / width, 1 - 0.42 / height,
-            f"coloured: significant (adjusted p < {significance:g}); red raises the class, blue lowers it; "
-            "grey: not significant; n/l: CAV not learnable",
-            fontsize=7.5, color="0.3", va="top",
-        )
-        if any(row["significant"] for row in chosen):  # the insertion test's marks (tcavcore/confirmation.py)
-            figure.text(0.15 / width, 1 - 0.62 / height,
-                        "insertion test: \u2713 confirmed, ? not confirmed, \u2717 contradicted",
-                        fontsize=7.5, color="0.3", va="top")
+        insertion = ("; insertion test: \u2713 confirmed, ? not confirmed, \u2717 contradicted"
+                     if any(row["significant"] for row in chosen) else "")  # marks of tcavcore/confirmation.py
+        figure.text(0.15 / width, 1 - 0.42 / height,
+                    f"coloured: significant (adjusted p < {significance:g}): purple raises the class, orange lowers it",
+                    fontsize=7.5, color="0.3", va="top")
+        figure.text(0.15 / width, 1 - 0.62 / height, f"grey: not significant; n/l: CAV not learnable{insertion}",
+                    fontsize=7.5, color="0.3", va="top")
         return png_bytes(figure)
 
 

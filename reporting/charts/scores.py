@@ -1,4 +1,4 @@
-"""Per-class TCAV score charts: one group of bars per concept, one bar per bottleneck."""
+"""Per-class TCAV score charts: per concept, one point with its interval per bottleneck, over the random band."""
 
 from __future__ import annotations
 
@@ -6,7 +6,6 @@ import math
 from typing import Any, Mapping, Sequence
 
 import matplotlib
-from matplotlib.colors import to_rgba
 from matplotlib.legend_handler import HandlerTuple
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch, Rectangle
@@ -15,8 +14,9 @@ from matplotlib.patches import Patch, Rectangle
 from reporting.charts.base import BOTTLENECK_COLORS, RC, STATUS_MARKS, new_figure, png_bytes
 from tcavcore.confirmation import status
 
-NOT_SIGNIFICANT_ALPHA = 0.3  # fill opacity of a non-significant bar
-BAND_COLOR = (0.15, 0.15, 0.15, 0.13)  # random ± std, drawn over the bars
+BAND_COLOR = (0.15, 0.15, 0.15, 0.13)  # random ± std, drawn behind the points
+POINT_SIZE = 7.5  # marker size of a score, in points
+SIGNIFICANT_MARK = "*"  # above a significant score, as everyone reads it
 # Layout, in inches. Sizes depend only on the numbers of concepts, bottlenecks and alphas
 # and on the label lengths, so the same rows always give the same picture.
 BAR = 0.3  # one bar
@@ -56,17 +56,17 @@ def render_class_scores(
     rows_for_class: Sequence[Mapping[str, Any]], class_name: str, significance: float | None = None,
     confidence: float = 0.95,
 ) -> bytes:
-    """PNG bytes of the grouped-bar chart of one class's TCAV scores.
+    """PNG bytes of the chart of one class's TCAV scores.
 
     ``rows_for_class`` are summary rows (keys of ``tcavcore.records.SUMMARY_KEYS``) of one target.
-    One group of bars per concept (x axis, in row order), one bar per bottleneck (legend, in
-    row order); height is ``score_mean``, error bar the confidence interval
-    ``score_ci_low .. score_ci_high``. Over each bar the random
-    baseline of that class and bottleneck is drawn as a dashed line at ``random_mean`` on a
-    grey ``± random_std`` band. Bars with ``significant`` False are faded, hatched and starred,
-    and a footnote names the level (``significance``, when given). A group whose CAV is not
-    learnable (no score) is marked "n/l" instead of a bar. y runs from 0 to 1, with a dotted
-    line at 0.5.
+    One group per concept (x axis, in row order), one slot per bottleneck (legend, in row
+    order): the score ``score_mean`` is a point with its confidence interval
+    ``score_ci_low .. score_ci_high``, drawn *over* the random baseline of that class and
+    bottleneck (a grey ``± random_std`` band with a dashed line at ``random_mean``), so a score
+    of 0.00 is as visible as one of 1.00. A significant score is a filled point marked ``*``
+    above it; a not-significant one is hollow; a footnote names the level (``significance``,
+    when given). A group whose CAV is not learnable (no score) is marked "n/l". y runs from 0
+    to 1, with a dotted line at 0.5.
 
     Several alphas: one panel per alpha, stacked, smallest on top, so nothing is dropped.
 
@@ -82,6 +82,7 @@ def render_class_scores(
     by_key = {(str(row["concept"]), str(row["bottleneck"]), float(row["alpha"])): row for row in rows_for_class}
     any_not_significant = any(not bool(row["significant"]) and math.isfinite(float(row["score_mean"]))
                               for row in rows_for_class)
+    any_significant = any(bool(row["significant"]) for row in rows_for_class)
     not_learnable = sorted({f"{row['concept']} @ {row['bottleneck']}" for row in rows_for_class
                             if not row.get("cav_learnable", True)})
     faceted = len(alphas) > 1
@@ -93,16 +94,17 @@ def render_class_scores(
     longest = max(len(c) for c in concepts)
     rotate = longest * CHAR > group_width * 0.95
     ticks = TICK_LABELS + (longest * CHAR * math.sin(math.radians(ROTATION)) if rotate else 0.0)
-    labels = [*bottlenecks, "random (mean ± std)"] + (["not significant *"] if any_not_significant else [])
+    labels = ([*bottlenecks, "random (mean ± std)"] + (["significant (adjusted p < α)"] if any_significant else [])
+              + (["hollow: not significant"] if any_not_significant else []))
     legend_columns, legend_rows = _legend_rows(labels, axes_width)
     top = TITLE_BAND + legend_rows * LEGEND_ROW + 0.1 + (FACET_TITLE if faceted else 0.05)
     between = ticks + FACET_TITLE + 0.15
     footnote = [
-        f"* not significant (adjusted p ≥ α{f' = {significance:g}' if significance is not None else ''}).",
-        f"Bars: mean over random counterexample sets, with its {confidence:.0%} confidence interval; dotted line: 0.5.",
+        f"{SIGNIFICANT_MARK} significant (adjusted p < α{f' = {significance:g}' if significance is not None else ''}).",
+        f"Points: mean over random counterexample sets, with its {confidence:.0%} confidence interval; dotted line: 0.5.",
     ]
     if any(status(row) in STATUS_MARKS for row in rows_for_class if row.get("significant") and "verdict" in row):
-        footnote.append("Insertion test on significant bars: \u2713 confirmed, ? not confirmed, \u2717 contradicted.")
+        footnote.append("Insertion test on significant scores: \u2713 confirmed, ? not confirmed, \u2717 contradicted.")
     if not_learnable:
         footnote.append("n/l: CAV not learnable here (accuracy below threshold): " + ", ".join(not_learnable))
     if sum(len(line) + 3 for line in footnote) * FOOTNOTE_CHAR <= axes_width + RIGHT:
@@ -132,7 +134,7 @@ def render_class_scores(
                 for c_index, concept in enumerate(concepts):
                     row = by_key.get((concept, bottleneck, alpha))
                     if row is not None:
-                        _draw_bar(axes, c_index + offsets[b_index], bar_width * 0.92, color, row)
+                        _draw_point(axes, c_index + offsets[b_index], bar_width * 0.92, color, row)
             axes.set_ylim(0, 1)
             axes.set_xlim(-0.5, len(concepts) - 0.5)
             axes.set_yticks([0, 0.25, 0.5, 0.75, 1.0])
@@ -148,12 +150,16 @@ def render_class_scores(
                 axes.set_title(f"CAV alpha = {alpha:g}", fontsize=10, loc="left", pad=6)
         axes_list[-1].set_xlabel("concept")
 
-        handles: list = [Patch(facecolor=BOTTLENECK_COLORS[i % len(BOTTLENECK_COLORS)]) for i in range(n_bars)]
+        handles: list = [Line2D([], [], marker="o", linestyle="none", markersize=POINT_SIZE,
+                                color=BOTTLENECK_COLORS[i % len(BOTTLENECK_COLORS)]) for i in range(n_bars)]
         handles.append(
             (Patch(facecolor=BAND_COLOR, edgecolor="none"), Line2D([], [], color="0.1", linestyle="--", linewidth=1.3))
         )
+        if any_significant:
+            handles.append(Line2D([], [], marker="$*$", linestyle="none", markersize=9, color="0.15"))
         if any_not_significant:
-            handles.append(Patch(facecolor=to_rgba("0.5", NOT_SIGNIFICANT_ALPHA), edgecolor="0.4", hatch="///"))
+            handles.append(Line2D([], [], marker="o", linestyle="none", markersize=POINT_SIZE, markerfacecolor="white",
+                                  markeredgecolor="0.4", markeredgewidth=1.5))
         figure.legend(
             handles,
             labels,
@@ -183,52 +189,41 @@ def render_class_scores(
         return png_bytes(figure)
 
 
-def _draw_bar(axes, x: float, width: float, color: str, row: Mapping[str, Any]) -> None:
-    """One bottleneck's bar for one concept, its confidence interval, random baseline and star.
+def _draw_point(axes, x: float, width: float, color: str, row: Mapping[str, Any]) -> None:
+    """One bottleneck's score for one concept: random band behind, the interval, the point, its marks.
 
     A group whose CAV is not learnable has no score: it gets a small "n/l" label at the
-    bottom instead of a bar.
+    bottom instead.
     """
     mean = float(row["score_mean"])
     if not math.isfinite(mean):
         axes.text(x, 0.01, "n/l", ha="center", va="bottom", fontsize=7, color="0.35", rotation=90, zorder=5)
         return
     significant = bool(row["significant"])
-    axes.bar(
-        x,
-        mean,
-        width=width,
-        color=to_rgba(color, 1.0 if significant else NOT_SIGNIFICANT_ALPHA),
-        edgecolor=color,
-        linewidth=1.0,
-        hatch=None if significant else "///",
-        zorder=2,
-    )
+    _draw_random_baseline(axes, x, width, row)
     low, high = float(row.get("score_ci_low", math.nan)), float(row.get("score_ci_high", math.nan))
     if math.isfinite(low) and math.isfinite(high) and high > low:
-        axes.errorbar(x, mean, yerr=[[mean - low], [high - mean]], fmt="none", ecolor="0.15", elinewidth=1.0,
-                      capsize=2.5, zorder=4)
+        axes.errorbar(x, mean, yerr=[[mean - low], [high - mean]], fmt="none", ecolor=color, elinewidth=1.6,
+                      capsize=3, zorder=4, clip_on=False)
     else:
         high = mean
-    _draw_random_baseline(axes, x, width, row)
-    mark = STATUS_MARKS.get(status(row)) if significant and "verdict" in row else None
-    if mark:  # the insertion test's word on a significant bar (tcavcore/confirmation.py)
-        axes.text(x, min(high + 0.01, 0.985), mark.strip(), ha="center", va="bottom", fontsize=9, fontweight="bold",
-                  color="0.15", zorder=5, clip_on=False)
-    if not significant:
-        axes.text(
-            x, min(high + 0.01, 0.985), "*", ha="center", va="bottom", fontsize=13, fontweight="bold",
-            color="0.15", zorder=5, clip_on=False,
-        )
+    axes.plot([x], [mean], marker="o", linestyle="none", markersize=POINT_SIZE, zorder=5, clip_on=False,
+              markerfacecolor=color if significant else "white", markeredgecolor=color, markeredgewidth=1.6)
+    top = min(max(high, mean) + 0.02, 0.975)
+    if significant:
+        mark = STATUS_MARKS.get(status(row)) if "verdict" in row else None
+        text = SIGNIFICANT_MARK + (mark.strip() if mark else "")  # the insertion test's word (confirmation.py)
+        axes.text(x, top, text, ha="center", va="bottom", fontsize=11, fontweight="bold", color="0.15", zorder=6,
+                  clip_on=False)
 
 
 def _draw_random_baseline(axes, x: float, width: float, row: Mapping[str, Any]) -> None:
-    """The random-vs-random score over one bar: grey band for ± std, dashed line at the mean."""
+    """The random-vs-random score behind one point: grey band for ± std, dashed line at the mean."""
     mean, std = float(row["random_mean"]), float(row["random_std"])
     if not math.isfinite(mean):
         return
     left = x - width / 2
     if math.isfinite(std) and std > 0:
         low, high = max(mean - std, 0.0), min(mean + std, 1.0)
-        axes.add_patch(Rectangle((left, low), width, high - low, facecolor=BAND_COLOR, edgecolor="none", zorder=3))
-    axes.hlines(mean, left, left + width, colors="0.1", linestyles="--", linewidth=1.3, zorder=3.5)
+        axes.add_patch(Rectangle((left, low), width, high - low, facecolor=BAND_COLOR, edgecolor="none", zorder=2))
+    axes.hlines(mean, left, left + width, colors="0.1", linestyles="--", linewidth=1.3, zorder=2.5)

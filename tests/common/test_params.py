@@ -69,3 +69,33 @@ def test_missing_and_malformed_files_are_named(tmp_path):
     bad.write_text("seed: [1,\n")
     with pytest.raises(PipelineError, match="not valid YAML"):
         load_params(bad)
+
+
+def test_a_bottleneck_listed_twice_is_refused_naming_the_key(tmp_path):
+    error = error_for(tmp_path, {"tcav": {"bottlenecks": ["pool1", "conv3", "pool1"]}})
+    assert "params.yaml" in error and "tcav.bottlenecks" in error and "listed twice: pool1" in error
+
+
+def test_the_check_entry_names_params_yaml_and_the_key_before_dvc_would(tmp_path, capsys):
+    from common.params import main
+
+    empty = tmp_path / "params.yaml"
+    empty.write_text("")
+    assert main([str(empty)]) == 2
+    assert f"{empty}: is empty" in capsys.readouterr().err
+    assert main([str(write_params(tmp_path, {"crawl": {"concepts": "red, blue"}}))]) == 2
+    error = capsys.readouterr().err
+    assert "params.yaml" in error and "crawl.concepts" in error and "valid list" in error
+    assert "Traceback" not in error and "dvc.yaml" not in error
+    assert main([str(write_params(tmp_path, {}))]) == 0
+    assert "params.yaml: ok" in capsys.readouterr().out
+
+
+def test_make_run_checks_the_params_before_dvc_repro():
+    recipe = (ROOT / "Makefile").read_text().split("\nrun:", 1)[1].split("\n\n", 1)[0]
+    lines = [line.strip() for line in recipe.splitlines()[1:]]
+    assert lines.index("$(PYTHON) -m common.params params.yaml") < lines.index("$(BIN)/dvc repro")
+
+
+def test_dvc_plots_output_is_ignored_by_git():
+    assert "dvc_plots/" in (ROOT / ".gitignore").read_text().split()

@@ -7,6 +7,9 @@ from __future__ import annotations
 import logging
 
 
+import warnings
+
+
 from pathlib import Path
 
 
@@ -23,6 +26,9 @@ from images import loading as images
 
 
 from common.errors import PipelineError
+
+
+from tests.image_fixtures import png_claiming_size, scene
 
 
 CLASSES = ["fire", "water", "grass"]
@@ -42,15 +48,62 @@ def raw(tmp_path: Path) -> Path:
     return root
 
 
-def test_load_image_matches_tcavs_loader(tmp_path):
+def test_load_image_of_plain_rgb_matches_tcavs_loader(tmp_path):
     path = tmp_path / "a.png"
-    rgba = np.random.default_rng(1).integers(0, 256, (20, 30, 4), dtype=np.uint8)
-    Image.fromarray(rgba, "RGBA").save(path)
+    rgb = np.random.default_rng(1).integers(0, 256, (20, 30, 3), dtype=np.uint8)
+    Image.fromarray(rgb, "RGB").save(path)
     array = images.load_image(path, 16)
     expected = np.array(Image.open(path).convert("RGB").resize((16, 16), Image.BILINEAR), dtype=np.float32) / 255.0
     assert array.dtype == np.float32 and array.shape == (16, 16, 3)
     assert np.array_equal(array, expected)
-    assert 0.0 <= array.min() and array.max() <= 1.0
+
+
+def test_sixteen_bit_grey_reads_as_the_same_picture_as_eight_bit(tmp_path):
+    grey8 = np.asarray(scene(3, 40).convert("L"), dtype=np.uint8)
+    Image.fromarray(grey8, "L").save(tmp_path / "eight.png")
+    Image.fromarray(grey8.astype(np.uint16) * 257).save(tmp_path / "sixteen.png")  # 16-bit: 0..65535
+    assert Image.open(tmp_path / "sixteen.png").mode.startswith("I")
+    eight, sixteen = images.load_image(tmp_path / "eight.png", 24), images.load_image(tmp_path / "sixteen.png", 24)
+    assert eight.std() > 0.05  # a picture, not a flat field
+    assert np.abs(eight - sixteen).max() <= 1 / 255 + 1e-6
+    assert sixteen.max() < 1.0  # not clipped to white, as convert('RGB') would
+
+
+def test_transparency_is_composited_on_white_not_read_as_hidden_colours(tmp_path):
+    rgba = np.zeros((8, 8, 4), dtype=np.uint8)
+    rgba[..., :3] = (200, 10, 10)  # red hidden under full transparency on the left half
+    rgba[:, 4:, 3] = 255  # right half opaque red
+    rgba[:, :4, 3] = 0
+    Image.fromarray(rgba, "RGBA").save(tmp_path / "rgba.png")
+    array = images.load_image(tmp_path / "rgba.png", 8)
+    assert np.allclose(array[:, 0], 1.0)  # transparent: white background
+    assert np.allclose(array[:, 7], [200 / 255, 10 / 255, 10 / 255])
+    la = np.zeros((8, 8, 2), dtype=np.uint8)
+    la[..., 0], la[..., 1] = 0, 0  # black, fully transparent
+    Image.fromarray(la, "LA").save(tmp_path / "la.png")
+    assert np.allclose(images.load_image(tmp_path / "la.png", 8), 1.0)
+    palette = Image.new("P", (8, 8), 0)
+    palette.putpalette([0, 0, 255] + [0, 0, 0] * 255)
+    palette.save(tmp_path / "p.png", transparency=0)  # index 0 (blue) is transparent
+    assert np.allclose(images.load_image(tmp_path / "p.png", 8), 1.0)
+
+
+def test_an_image_over_max_pixels_is_refused_naming_the_file(tmp_path, caplog):
+    folder = tmp_path / "concept"
+    folder.mkdir()
+    for i in range(2):
+        scene(i, 16).save(folder / f"small{i}.png")
+    (folder / "huge.png").write_bytes(png_claiming_size(20_000, 20_000))
+    with pytest.raises(PipelineError, match=r"huge\.png: decompression bomb.*400000000 pixels.*max_pixels"):
+        images.load_image(folder / "huge.png", 8)
+    scene(9, 40).save(folder / "big.png")  # 1600 pixels: over a limit of 1000
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no Pillow DecompressionBombWarning passes through
+        with caplog.at_level(logging.WARNING):
+            array, paths = images.load_folder(folder, 8, 10, max_pixels=1000)
+    assert [p.name for p in paths] == ["small0.png", "small1.png"]
+    logged = " ".join(r.getMessage() for r in caplog.records)
+    assert "big.png" in logged and "huge.png" in logged and "decompression bomb" in logged
 
 
 def test_load_folder_reads_first_images_in_name_order_skipping_broken(tmp_path, caplog):

@@ -22,12 +22,13 @@ CLASSES = ["fire", "water", "grass"]
 CONCEPTS = ["red", "blue", "striped"]
 BOTTLENECKS = ["pool1", "conv3"]
 N_RANDOM = 4
-RUN_HEADER = "target,concept,random,bottleneck,alpha,kind,score,magnitude,cav_accuracy,n_examples".split(",")
+RUN_HEADER = ("target,concept,random,bottleneck,alpha,kind,score,magnitude,cav_accuracy,n_examples,n_concept,"
+              "n_random_images").split(",")
 SCORE_COLUMNS = [
     "target", "concept", "bottleneck", "alpha", "verdict", "score_mean", "score_std", "score_ci_low", "score_ci_high",
     "random_mean", "random_std", "effect_size", "p_random", "p_random_adjusted", "p_half", "p_half_adjusted",
     "significant", "cav_learnable", "cav_accuracy", "cav_accuracy_std", "magnitude_mean", "n_random", "n_examples",
-    "insertion_effect", "insertion_ci_low", "insertion_ci_high", "insertion_p", "insertion_p_adjusted", "confirmed",
+    "n_concept", "n_random_images", "small_sets", "class_independent", "insertion_effect", "insertion_ci_low", "insertion_ci_high", "insertion_p", "insertion_p_adjusted", "confirmed",
 ]  # fmt: skip
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 EXPECTED_CHARTS = [
@@ -59,6 +60,11 @@ def planted_level(target: str, concept: str) -> float:
     return {("fire", "red"): 0.92, ("water", "blue"): 0.88}.get((target, concept), 0.5)
 
 
+def concept_size(concept: str) -> int:
+    """Images in a concept folder: blue has only 7 (under tcav.min_concept_images, 30)."""
+    return 7 if concept == "blue" else 50
+
+
 def write_runs(path: Path, alphas=(0.1,), seed=0) -> Path:
     rng = np.random.default_rng(seed)
     randoms = [f"random500_{i}" for i in range(N_RANDOM)]
@@ -73,11 +79,11 @@ def write_runs(path: Path, alphas=(0.1,), seed=0) -> Path:
                 magnitude = math.nan if (target, concept) == ("grass", "striped") else float(rng.uniform())
                 accuracy = float(rng.uniform(0.7, 1.0))
                 writer.writerow([target, concept, random, bottleneck, repr(alpha), "concept", repr(score),
-                                 repr(magnitude), repr(accuracy), 20])  # fmt: skip
+                                 repr(magnitude), repr(accuracy), 20, concept_size(concept), 50])  # fmt: skip
             for first, second in itertools.permutations(randoms, 2):
                 score = float(np.clip(0.5 + rng.normal(0, 0.12), 0, 1))
                 writer.writerow([target, first, second, bottleneck, repr(alpha), "random", repr(score),
-                                 repr(float(rng.uniform())), repr(float(rng.uniform(0.4, 0.6))), 20])  # fmt: skip
+                                 repr(float(rng.uniform())), repr(float(rng.uniform(0.4, 0.6))), 20, 50, 50])  # fmt: skip
     return path
 
 
@@ -345,3 +351,99 @@ def test_confusion_matrix_of_other_classes_is_out_of_date(project: Path, capsys)
     assert run_report(project) == 2
     (error,) = [line for line in capsys.readouterr().err.splitlines() if line.startswith("error:")]
     assert "confusion.json" in error and "out of date" in error
+
+
+def test_sizes_per_row_and_findings_on_small_sets_are_named(project: Path, capsys):
+    assert run_report(project) == 0
+    results = project / "results"
+    with (results / "scores.csv").open(newline="", encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    assert all(r["n_concept"] == str(concept_size(r["concept"])) and r["n_random_images"] == "50" for r in rows)
+    assert {r["concept"] for r in rows if r["small_sets"] == "True"} == {"blue"}
+    small_significant = [r for r in rows if r["small_sets"] == "True" and r["significant"] == "True"]
+    assert small_significant  # water/blue (planted) rests on 7 images
+    page = (results / "report.html").read_text(encoding="utf-8")
+    assert "Resting on small sets" in page and "fewer than 30 images" in page
+    assert "blue / water at" in page and "(7 concept, 50 random images)" in page
+    assert "red / fire" not in page.split("Resting on small sets")[1].split("</p>")[0]
+    warned = capsys.readouterr().err
+    assert "water / blue" in warned and "tcav.min_concept_images is 30" in warned
+
+
+def test_class_independent_concepts_are_said_apart_not_listed_as_class_evidence():
+    from reporting.html import findings
+
+    def row(target, concept, score, independent):
+        return {"target": target, "concept": concept, "bottleneck": "pool1", "alpha": 0.1, "score_mean": score,
+                "significant": True, "verdict": "raises class", "confirmed": False, "insertion_effect": math.nan,
+                "class_independent": independent}
+
+    rows = [row(c, "white", 0.9, True) for c in CLASSES] + [row("fire", "red", 0.92, False)]
+    text = findings(rows, CLASSES, ["pool1"])
+    evidence, independent = text.split("Class-independent")
+    assert "red (0.92" in evidence and "white" not in evidence
+    assert "<b>white</b> raises every class" in independent
+
+
+def test_p_values_that_underflow_print_as_below_1e_16_never_0():
+    from reporting.html import COLUMNS, scores_table
+    from reporting.tables import format_p
+
+    assert format_p(0.0, 0.05) == "< 1e-16" and format_p(3e-17, 0.05) == "< 1e-16"
+    assert format_p(0.0042, 0.05) == "0.0042"
+    row = {key: 0.5 for key, _, _ in COLUMNS}
+    row.update(target="fire", concept="red", bottleneck="pool1", verdict="raises class", significant=True,
+               confirmed=False, class_independent=False, p_random=0.0, p_random_adjusted=0.0, p_half=2e-30,
+               p_half_adjusted=1e-3, insertion_p_adjusted=math.nan, effect_size=0.0)
+    cells = scores_table([row], ["fire"]).split("<tbody>")[1]
+    shown = [cell.split(">", 1)[1].split("</td>")[0] for cell in cells.split("<td")[1:]]
+    by_column = dict(zip([key for key, _, _ in COLUMNS], shown))
+    assert by_column["p_random"] == by_column["p_random_adjusted"] == by_column["p_half"] == "&lt; 1e-16"
+    assert by_column["p_half_adjusted"] == "0.001" and by_column["effect_size"] == "0"
+
+
+def _pixels_near(png: bytes, rgb, tolerance=0.04) -> int:
+    import io
+
+    image = imread(io.BytesIO(png))[..., :3]
+    return int((np.abs(image - np.asarray(rgb)[None, None, :3]).max(axis=-1) < tolerance).sum())
+
+
+def test_a_significant_score_of_zero_is_drawn_as_a_point_over_the_random_band(project: Path):
+    from matplotlib.colors import to_rgb
+
+    from reporting.charts.base import BOTTLENECK_COLORS
+
+    assert run_report(project) == 0
+    rows = [item for item in json.loads((project / "results" / "scores.json").read_text()) if item["target"] == "fire"]
+    pool1 = to_rgb(BOTTLENECK_COLORS[0])
+    index = next(i for i, r in enumerate(rows) if r["concept"] == "blue" and r["bottleneck"] == "pool1")
+    zero = dict(rows[index], score_mean=0.0, score_ci_low=0.0, score_ci_high=0.02, significant=True,
+                verdict="lowers class")
+    absent = dict(rows[index], score_mean=float("nan"), significant=False)  # drawn as n/l: no point
+    with_zero = render_class_scores([*rows[:index], zero, *rows[index + 1:]], "fire", 0.05)
+    without = render_class_scores([*rows[:index], absent, *rows[index + 1:]], "fire", 0.05)
+    # a filled marker of about 10 px across (plus its interval) in the layer's colour
+    assert _pixels_near(with_zero, pool1) - _pixels_near(without, pool1) > 40
+
+
+def test_the_heatmap_colours_are_purple_and_orange_not_red_and_blue(project: Path):
+    import matplotlib
+
+    from reporting.charts.overview import HEATMAP_COLORMAP, render_heatmap
+
+    assert run_report(project) == 0
+    rows = json.loads((project / "results" / "scores.json").read_text())
+    chosen = [r for r in rows if r["bottleneck"] == "pool1"]
+    fire_red = next(r for r in chosen if (r["target"], r["concept"]) == ("fire", "red"))
+    assert fire_red["significant"] and fire_red["score_mean"] > 0.8
+    lowered = next(r for r in chosen if (r["target"], r["concept"]) == ("grass", "red"))
+    lowered.update(score_mean=0.08, significant=True, verdict="lowers class")
+    png = render_heatmap(chosen, "pool1", 0.05)
+    ours, old = matplotlib.colormaps[HEATMAP_COLORMAP], matplotlib.colormaps["RdBu_r"]
+    for score in (fire_red["score_mean"], 0.08):
+        assert _pixels_near(png, ours(score)) > 500  # the cell is filled with the scheme's colour
+        assert _pixels_near(png, old(score)) == 0  # and nothing is red or blue
+    purple, orange = ours(fire_red["score_mean"]), ours(0.08)
+    assert purple[2] > purple[0] > purple[1]  # raises: purple
+    assert orange[0] > orange[1] > orange[2]  # lowers: orange

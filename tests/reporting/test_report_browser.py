@@ -75,3 +75,18 @@ def test_scores_table_sorts_and_filters(page_session):
         ".map(r => r.getAttribute('data-class'))"
     )
     assert shown and set(shown) == {"water"}
+
+
+def test_no_p_value_reads_0_and_the_heatmap_legend_names_its_colours(page_session):
+    page = page_session["page"]
+    headers = page.locator("#scores thead th")
+    labels = [headers.nth(i).inner_text() for i in range(headers.count())]
+    p_columns = [i for i, label in enumerate(labels) if label.startswith("p (") or label == "adjusted"]
+    assert len(p_columns) >= 4
+    cells = page.evaluate(
+        f"Array.from(document.querySelectorAll('#scores tbody tr')).flatMap(r => {p_columns}.map(i => r.cells[i].innerText))"
+    )
+    assert cells and not [c for c in cells if c.strip() in ("0", "0.000", "0.0")]
+    verdicts = page.evaluate("Array.from(document.querySelectorAll('#scores tbody tr.raises td.v'))"
+                             ".map(c => getComputedStyle(c).color)")
+    assert verdicts and set(verdicts) == {"rgb(84, 39, 136)"}  # purple, not red

@@ -29,7 +29,7 @@ def test_learn_cav_is_seeded_points_to_concept_and_restores_global_state(model_t
     assert np.array_equal(np.random.get_state()[1], before)
     b = learn_cav("c", "r", "b", concept, random, model_type=model_type, alpha=0.1, seed=7)
     np.testing.assert_array_equal(a.vector, b.vector)
-    assert a.accuracy == b.accuracy > 0.9
+    assert a.accuracy == b.accuracy > 0.8  # two classes 3 sd apart on one axis: ~0.93 expected
     # the CAV points from random toward the concept: concept examples project higher
     assert (concept @ a.vector).mean() > (random @ a.vector).mean()
 
@@ -76,3 +76,16 @@ def test_learn_cav_gives_the_same_cav_in_concurrent_threads():
         together = list(pool.map(fit, range(8)))
     for a, b in zip(alone, together):
         np.testing.assert_array_equal(a, b)
+
+
+def test_learn_cav_is_seeded_by_content_not_by_names():
+    concept, random = _separable_acts(4, n=30)
+    concept = concept + np.random.default_rng(0).normal(scale=2.0, size=concept.shape)  # a noisy fit
+    a = learn_cav("red", "random500_0", "b", concept, random, model_type="linear", alpha=0.1, seed=1)
+    b = learn_cav("spiky", "random500_7", "b", concept.copy(), random.copy(), model_type="linear", alpha=0.1, seed=1)
+    np.testing.assert_array_equal(a.vector, b.vector)
+    assert (a.concept, b.concept) == ("red", "spiky")
+    other = concept.copy()
+    other[0, 0] += 1e-3  # one value changed: another set, another seed
+    c = learn_cav("red", "random500_0", "b", other, random, model_type="linear", alpha=0.1, seed=1)
+    assert not np.array_equal(a.vector, c.vector)

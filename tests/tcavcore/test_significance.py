@@ -35,11 +35,13 @@ CONCEPT_SCORES = [0.81, 0.86, 0.92, 0.78, 0.88, 0.95]
 RANDOM_SCORES = [0.42, 0.61, 0.35, 0.55, 0.49, 0.58, 0.31, 0.66, 0.47, 0.52, 0.40, 0.63]
 
 
-def run(target, concept, random, bottleneck, alpha, score, *, kind=None, magnitude=0.5, accuracy=0.9, n=20):
+def run(target, concept, random, bottleneck, alpha, score, *, kind=None, magnitude=0.5, accuracy=0.9, n=20,
+        n_concept=40, n_random_images=40):
     kind = kind or ("random" if concept.startswith("random500_") else "concept")
     return {
         "target": target, "concept": concept, "random": random, "bottleneck": bottleneck, "alpha": alpha,
         "kind": kind, "score": score, "magnitude": magnitude, "cav_accuracy": accuracy, "n_examples": n,
+        "n_concept": n_concept, "n_random_images": n_random_images,
     }  # fmt: skip
 
 

@@ -36,7 +36,7 @@ EXPECTED_KEYS = [
     "target", "concept", "bottleneck", "alpha", "verdict", "score_mean", "score_std", "score_ci_low", "score_ci_high",
     "random_mean", "random_std", "effect_size", "p_random", "p_random_adjusted", "p_half", "p_half_adjusted",
     "significant", "cav_learnable", "cav_accuracy", "cav_accuracy_std", "magnitude_mean", "n_random", "n_examples",
-    "insertion_effect", "insertion_ci_low", "insertion_ci_high", "insertion_p", "insertion_p_adjusted", "confirmed",
+    "n_concept", "n_random_images", "small_sets", "class_independent", "insertion_effect", "insertion_ci_low", "insertion_ci_high", "insertion_p", "insertion_p_adjusted", "confirmed",
 ]  # fmt: skip
 
 
@@ -49,11 +49,13 @@ CONCEPT_SCORES = [0.81, 0.86, 0.92, 0.78, 0.88, 0.95]
 RANDOM_SCORES = [0.42, 0.61, 0.35, 0.55, 0.49, 0.58, 0.31, 0.66, 0.47, 0.52, 0.40, 0.63]
 
 
-def run(target, concept, random, bottleneck, alpha, score, *, kind=None, magnitude=0.5, accuracy=0.9, n=20):
+def run(target, concept, random, bottleneck, alpha, score, *, kind=None, magnitude=0.5, accuracy=0.9, n=20,
+        n_concept=40, n_random_images=40):
     kind = kind or ("random" if concept.startswith("random500_") else "concept")
     return {
         "target": target, "concept": concept, "random": random, "bottleneck": bottleneck, "alpha": alpha,
         "kind": kind, "score": score, "magnitude": magnitude, "cav_accuracy": accuracy, "n_examples": n,
+        "n_concept": n_concept, "n_random_images": n_random_images,
     }  # fmt: skip
 
 
@@ -228,3 +230,21 @@ def test_unrecognised_class_keeps_raw_numbers_but_is_withheld_from_the_family():
     assert not water["significant"] and water["verdict"] == NOT_RECOGNISED
     assert water["p_random"] == fire["p_random"] and math.isnan(water["p_random_adjusted"])
     assert water["score_mean"] == fire["score_mean"]
+
+
+def test_a_concept_significant_the_same_way_for_every_class_is_class_independent():
+    from tcavcore.verdicts import mark_class_independent
+
+    def row(target, concept, score, significant=True, bottleneck="pool1"):
+        return {"target": target, "concept": concept, "bottleneck": bottleneck, "alpha": 0.1, "score_mean": score,
+                "significant": significant}
+
+    rows = [row("fire", "white", 0.9), row("water", "white", 0.8), row("grass", "white", 0.95),  # raises all
+            row("fire", "red", 0.9), row("water", "red", 0.2), row("grass", "red", 0.1),  # class evidence
+            row("fire", "black", 0.9), row("water", "black", 0.8), row("grass", "black", 0.7, significant=False),
+            row("fire", "white", 0.1, bottleneck="conv3"), row("water", "white", 0.2, bottleneck="conv3"),
+            row("grass", "white", 0.05, bottleneck="conv3")]  # lowers all
+    marked = mark_class_independent(rows, ["fire", "water", "grass"])
+    assert sorted(marked) == [("white", "conv3", 0.1), ("white", "pool1", 0.1)]
+    assert {(r["concept"], r["bottleneck"]) for r in rows if r["class_independent"]} == {("white", "pool1"),
+                                                                                          ("white", "conv3")}

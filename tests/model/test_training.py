@@ -1,0 +1,30 @@
+"""model.training: a saved model is byte for byte the same on every save."""
+
+import hashlib
+import time
+import zipfile
+
+import numpy as np
+
+import common  # noqa: F401  (sets the TensorFlow/protobuf environment first)
+from model.training import ZIP_TIME, save_model
+
+
+def test_two_saves_of_one_model_are_byte_identical_and_still_load(tmp_path):
+    import keras
+
+    from model.cnn import build_cnn
+
+    keras.utils.set_random_seed(0)
+    model = build_cnn(16, 3, [4, 8], 8, 0.0)
+    first = save_model(model, tmp_path / "a" / "model.keras")
+    time.sleep(2.1)  # past the zip format's 2-second time resolution
+    second = save_model(model, tmp_path / "b" / "model.keras")
+    digest = [hashlib.sha256(p.read_bytes()).hexdigest() for p in (first, second)]
+    assert digest[0] == digest[1]
+    with zipfile.ZipFile(first) as archive:
+        assert all(info.date_time == ZIP_TIME for info in archive.infolist())
+        assert b"date_saved" not in archive.read("metadata.json")
+    loaded = keras.models.load_model(first)
+    x = np.random.default_rng(1).random((2, 16, 16, 3), dtype=np.float32)
+    np.testing.assert_array_equal(loaded.predict(x, verbose=0), model.predict(x, verbose=0))
