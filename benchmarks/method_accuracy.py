@@ -4,7 +4,7 @@ For each built-in world (``colour``, ``texture``) and seed, this runs the real p
 in a throw-away copy of the project (the model is trained once), then for every CAV option
 (``tcav.cav_model`` x ``tcav.pooling``) reruns only the stages that depend on it
 (``dvc repro``: tcav and report), and computes the insertion test for every control
-variant (control x carrier) in this process with the insertion stage's own functions. Each finding is scored
+variant (control x carrier x region, ``--regions``) in this process with the insertion stage's own functions. Each finding is scored
 against ``results/truth.csv`` (the model's measured dependence on each concept, from
 counterfactual pairs):
 
@@ -16,7 +16,7 @@ counterfactual pairs):
   some layer).
 
     .venv/bin/python benchmarks/method_accuracy.py                 # 2 worlds x seeds 42 7 123
-    .venv/bin/python benchmarks/method_accuracy.py --seeds 42 --worlds colour
+    .venv/bin/python benchmarks/method_accuracy.py --seeds 42 --worlds colour --regions 0.5
 
 Prints one table per world and one over both, and writes them as JSON with ``--json``.
 """
@@ -41,8 +41,12 @@ from tests.pipeline_project import make_project, run, set_params  # noqa: E402
 CAV_OPTIONS = (("linear", "none"), ("linear", "spatial_mean"), ("pattern", "none"), ("pattern", "spatial_mean"))
 CONTROLS = ("random", "blur", "elsewhere", "mean")
 CARRIERS = ("class", "random", "both")
-#: Every insertion variant: control on carrier.
-VARIANTS = tuple(f"{control} on {carrier}" for carrier in CARRIERS for control in CONTROLS)
+
+
+def variants(regions) -> tuple[str, ...]:
+    """Every insertion variant, e.g. ``random on both, 0.5``: control on carrier, region side."""
+    return tuple(f"{control} on {carrier}, {region:g}" for region in regions for carrier in CARRIERS
+                 for control in CONTROLS)
 WORLDS = ("colour", "texture")
 
 
@@ -88,8 +92,10 @@ def insertion_tables(project: Path, variants) -> dict[str, dict[tuple[str, str],
     model = FrozenGraphWrapper(project / "models" / "frozen", [])
     tables = {}
     for variant in variants:
-        control, carrier = variant.split(" on ")
-        config = dataclasses.replace(insertion_config(params), control=control, carrier=carrier)
+        how, region = variant.split(", ")
+        control, carrier = how.split(" on ")
+        config = dataclasses.replace(insertion_config(params), control=control, carrier=carrier,
+                                     fraction=float(region))
         rows = run_insertion(model.logits_batched, model.label_to_id, classes, concepts, randoms, config,
                              seed=params.seed)
         tables[variant] = adjusted_insertion({(r["target"], r["concept"]): {
@@ -105,11 +111,14 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--worlds", nargs="*", default=list(WORLDS), choices=WORLDS)
     parser.add_argument("--threshold", type=float, default=REAL_EFFECT,
                         help=f"|effect| of a real effect, logit (default {REAL_EFFECT})")
+    parser.add_argument("--regions", nargs="*", type=float, default=[0.3, 0.5, 0.7],
+                        help="insertion region sides (share of the image side) to compare")
     parser.add_argument("--json", type=Path, help="also write the counts here")
     parser.add_argument("--keep", type=Path, help="keep the projects under this folder (reused when present)")
     args = parser.parse_args(argv)
 
     results: dict = {}
+    VARIANTS = variants(args.regions)
     with tempfile.TemporaryDirectory(prefix="tcav-accuracy-") as tmp:
         base = args.keep or Path(tmp)
         for world in args.worlds:
@@ -160,7 +169,7 @@ def print_tables(results: dict, args) -> None:
         print(f"\n{label}")
         print(f"  {'CAV option':<22}{'insertion':<22}{'TCAV alone':<28}{'insertion alone':<28}{'confirmed (both)':<28}")
         for option in results[worlds[0]]:
-            for control in VARIANTS:
+            for control in variants(args.regions):
                 totals = {name: Counts() for name in ("tcav", "insertion", "confirmed")}
                 for world in chosen:
                     for entry in results[world][option][control]:
