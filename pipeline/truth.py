@@ -15,7 +15,6 @@ import csv
 import io
 import logging
 import sys
-from pathlib import Path
 
 import numpy as np
 

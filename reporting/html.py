@@ -16,7 +16,7 @@ from typing import Any, Mapping, Sequence
 
 from reporting.tables import P_FLOOR
 from tcavcore.verdicts import LOWERS, NOT_LEARNABLE, NOT_RECOGNISED, RAISES
-from tcavcore.confirmation import CONTRADICTED, LOWERS_CONFIRMED, RAISES_CONFIRMED, STATUS_CONFIRMED, \
+from tcavcore.confirmation import CONTRADICTED, RAISES_CONFIRMED, STATUS_CONFIRMED, \
     STATUS_CONTRADICTED, STATUS_UNCONFIRMED, status
 
 
