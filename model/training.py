@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import logging
+import re
 from pathlib import Path
 
 import numpy as np
@@ -42,7 +43,9 @@ def save_model(model, path: str | Path) -> Path:
     Keras wants a ``.keras`` name, so the temporary keeps it. A Keras 3 archive records when it
     was saved (each zip member's time, ``date_saved`` in ``metadata.json``), so two saves of one
     model differ, DVC sees a new ``models/trained`` on every training run and a fresh
-    ``make run`` leaves ``dvc.lock`` modified: :func:`normalise_keras_archive` pins both.
+    ``make run`` leaves ``dvc.lock`` modified; its config also numbers shared objects by their
+    memory address, which differs from process to process. :func:`normalise_keras_archive` pins
+    all three.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -53,8 +56,24 @@ def save_model(model, path: str | Path) -> Path:
     return path
 
 
+def renumber_shared_objects(config: str) -> str:
+    """``config.json`` text with each ``shared_object_id`` (a Python ``id()``) renumbered 1, 2, ...
+
+    Numbered in order of first appearance, so objects that were shared stay shared on loading
+    (Keras only matches the ids with each other) and the text no longer depends on where the
+    objects happened to live in memory.
+    """
+    numbers: dict[str, int] = {}
+
+    def number(match: re.Match) -> str:
+        return f'{match.group(1)}{numbers.setdefault(match.group(2), len(numbers) + 1)}'
+
+    return re.sub(r'("shared_object_id":\s*)(\d+)', number, config)
+
+
 def normalise_keras_archive(path: str | Path) -> None:
-    """Rewrite the ``.keras`` zip at ``path`` with fixed member times and no ``date_saved``."""
+    """Rewrite the ``.keras`` zip at ``path`` with fixed member times, no ``date_saved`` and
+    shared-object ids that do not depend on memory addresses."""
     import json
     import zipfile
 
@@ -68,6 +87,8 @@ def normalise_keras_archive(path: str | Path) -> None:
                 metadata = json.loads(data)
                 metadata.pop("date_saved", None)
                 data = json.dumps(metadata, sort_keys=True).encode()
+            elif info.filename == "config.json":
+                data = renumber_shared_objects(data.decode("utf-8")).encode("utf-8")
             fixed = zipfile.ZipInfo(info.filename, date_time=ZIP_TIME)
             fixed.compress_type = info.compress_type
             fixed.external_attr = 0o644 << 16

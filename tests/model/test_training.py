@@ -1,13 +1,16 @@
 """model.training: a saved model is byte for byte the same on every save."""
 
 import hashlib
+import subprocess
+import sys
 import time
 import zipfile
 
 import numpy as np
 
 import common  # noqa: F401  (sets the TensorFlow/protobuf environment first)
-from model.training import ZIP_TIME, save_model
+from model.training import ZIP_TIME, renumber_shared_objects, save_model
+from tests.pipeline_project import ROOT
 
 
 def test_two_saves_of_one_model_are_byte_identical_and_still_load(tmp_path):
@@ -28,3 +31,33 @@ def test_two_saves_of_one_model_are_byte_identical_and_still_load(tmp_path):
     loaded = keras.models.load_model(first)
     x = np.random.default_rng(1).random((2, 16, 16, 3), dtype=np.float32)
     np.testing.assert_array_equal(loaded.predict(x, verbose=0), model.predict(x, verbose=0))
+
+
+SAVE_IN_A_NEW_PROCESS = """
+import sys
+import common
+import keras
+from model.cnn import build_cnn
+from model.training import save_model
+keras.utils.set_random_seed(0)
+save_model(build_cnn(16, 3, [4, 8], 8, 0.0), sys.argv[1])
+"""
+
+
+def test_the_same_model_saved_by_two_processes_is_byte_identical(tmp_path):
+    # config.json numbers shared objects (each layer's dtype policy) by id(), a memory address:
+    # another process (a fresh clone's `make run`) has other addresses.
+    paths = [tmp_path / name / "model.keras" for name in ("a", "b")]
+    for path in paths:
+        subprocess.run([sys.executable, "-c", SAVE_IN_A_NEW_PROCESS, str(path)], cwd=ROOT, check=True,
+                       capture_output=True)
+    with zipfile.ZipFile(paths[0]) as archive:
+        assert b'"shared_object_id": 1' in archive.read("config.json")
+    assert paths[0].read_bytes() == paths[1].read_bytes()
+
+
+def test_renumbering_keeps_shared_objects_shared():
+    config = '{"a": {"shared_object_id": 140185892307088}, "b": {"shared_object_id": 99}, ' \
+             '"c": {"shared_object_id": 140185892307088}}'
+    assert renumber_shared_objects(config) == ('{"a": {"shared_object_id": 1}, "b": {"shared_object_id": 2}, '
+                                               '"c": {"shared_object_id": 1}}')
