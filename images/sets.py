@@ -16,7 +16,8 @@ from images.loading import load_folder
 log = logging.getLogger(__name__)
 
 
-def _folder(root: Path, name: str, what: str) -> Path:
+def named_folder(root: Path, name: str, what: str) -> Path:
+    """``root/name``; if it is not a folder, a :class:`PipelineError` listing what ``root`` holds."""
     folder = root / name
     if not folder.is_dir():
         existing = list_subfolders(root)
@@ -37,9 +38,9 @@ def load_image_sets_with_files(
     split_dir = processed / params.tcav.target_split
     random_root = concepts_dir / "random"
     folders = (
-        {c: _folder(split_dir, c, "class") for c in params.classes},
-        {c: _folder(concepts_dir, c, "concept") for c in params.tcav.concepts},
-        {r: _folder(random_root, r, "random set") for r in params.random_sets},
+        {c: named_folder(split_dir, c, "class") for c in params.classes},
+        {c: named_folder(concepts_dir, c, "concept") for c in params.tcav.concepts},
+        {r: named_folder(random_root, r, "random set") for r in params.random_sets},
     )
     loaded = [{name: load_folder(folder, size, limit, pixels) for name, folder in group.items()} for group in folders]
     arrays = tuple({name: images for name, (images, _) in group.items()} for group in loaded)

@@ -26,7 +26,8 @@ TINY = {
     "tcav": {"concepts": ["red", "striped"], "bottlenecks": ["pool1", "conv2"], "num_random_exp": 3,
              "max_examples": 10, "pooling": "none"},
 }
-STAGES = ["crawl", "crawl_concept@red", "crawl_concept@striped", "crawl_random", "preprocess", "train", "export",
+STAGES = ["crawl", "crawl_concept@red", "crawl_concept@striped", "crawl_random", "concept_digest", "preprocess",
+          "train", "export",
           "tcav", "insertion", "truth", "views", "report"]
 
 
@@ -145,15 +146,36 @@ def test_swapping_in_a_user_concept_reruns_only_what_scores_concepts(tiny):
     set_params(project, {"tcav": {"concepts": ["red", "striped", "my_concept"]}})
     try:
         # the concept's TCAV scores, its insertion test, its (absent) known truth, its projection
-        assert stage_names_in_status(project) == ["insertion", "report", "tcav", "truth", "views"]
+        assert stage_names_in_status(project) == ["concept_digest", "insertion", "report", "tcav", "truth", "views"]
         result = run(["dvc", "repro"], project)
         ran = [s for s in STAGES if f"Running stage '{s}'" in result.stdout + result.stderr]
-        assert ran == ["tcav", "insertion", "truth", "views", "report"]  # no retraining
+        assert ran == ["concept_digest", "tcav", "insertion", "truth", "views", "report"]  # no retraining
         rows = read_scores(project)
         assert {r["concept"] for r in rows} == {"red", "striped", "my_concept"}
     finally:
         shutil.rmtree(mine)
         set_params(project, {"tcav": {"concepts": TINY["tcav"]["concepts"]}})
+
+
+def test_an_unlisted_concept_folder_reruns_nothing_that_scores(tiny):
+    project, _ = tiny
+    before = {name: (project / "results" / name).read_bytes() for name in ("scores.csv", "concept_digest.json")}
+    unlisted = project / "concepts" / "not_in_params"
+    shutil.copytree(project / "concepts" / "red", unlisted)
+    try:
+        result = run(["dvc", "repro"], project)
+        ran = [s for s in STAGES if f"Running stage '{s}'" in result.stdout + result.stderr]
+        assert ran == ["concept_digest"]  # its digest of the listed folders is unchanged: nothing downstream
+        assert {name: (project / "results" / name).read_bytes() for name in before} == before
+        # listed, the same folder is read: the digest changes and everything that scores concepts reruns
+        set_params(project, {"tcav": {"concepts": ["red", "striped", "not_in_params"]}})
+        result = run(["dvc", "repro"], project)
+        ran = [s for s in STAGES if f"Running stage '{s}'" in result.stdout + result.stderr]
+        assert ran == ["concept_digest", "tcav", "insertion", "truth", "views", "report"]
+    finally:
+        shutil.rmtree(unlisted)
+        set_params(project, {"tcav": {"concepts": TINY["tcav"]["concepts"]}})
+    run(["dvc", "repro"], project)
 
 
 def test_two_experiments_compare_with_dvc_exp_and_metrics_diff(tiny):
