@@ -159,6 +159,7 @@ def test_swapping_in_a_user_concept_reruns_only_what_scores_concepts(tiny):
 
 def test_an_unlisted_concept_folder_reruns_nothing_that_scores(tiny):
     project, _ = tiny
+    run(["dvc", "repro"], project)  # up to date whatever the tests before changed
     before = {name: (project / "results" / name).read_bytes() for name in ("scores.csv", "concept_digest.json")}
     unlisted = project / "concepts" / "not_in_params"
     shutil.copytree(project / "concepts" / "red", unlisted)
