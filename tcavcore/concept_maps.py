@@ -140,3 +140,30 @@ def upsample(values: np.ndarray, height: int, width: int) -> np.ndarray:
     rows = interpolation_matrix(values.shape[0], height)
     columns = interpolation_matrix(values.shape[1], width)
     return rows @ values @ columns.T
+
+
+def image_concept_maps(model, images: np.ndarray, store) -> dict[str, np.ndarray]:
+    """Calibrated concept maps and presences of ``images`` for every concept and bottleneck of ``store``.
+
+    ``model``: anything with ``activations_at(images, bottlenecks)`` (the engine's
+    ``BatchedModel``); ``store``: a :class:`tcavcore.cav_store.CavStore`. Returns arrays by
+    name: ``presence/<bottleneck>/<concept>`` ``(n,)`` and, at layers with spatial axes,
+    ``maps/<bottleneck>/<concept>`` ``(n, h, w)`` at the layer's resolution (upsample to show),
+    plus ``cav_accuracy/<bottleneck>/<concept>``, the mean held-out accuracy of its CAVs.
+    """
+    out: dict[str, np.ndarray] = {}
+    if not store.cavs:
+        return out
+    acts = model.activations_at(images, list(store.bottlenecks))
+    for bottleneck in store.bottlenecks:
+        for concept in store.concepts:
+            cavs = store.select(concept, bottleneck)
+            if not cavs:
+                continue
+            key = f"{bottleneck}/{concept}"
+            layer = acts[bottleneck]
+            out[f"presence/{key}"] = calibrated_presence(layer, cavs, store.pooling)
+            out[f"cav_accuracy/{key}"] = np.array(np.mean([c.accuracy for c in cavs]))
+            if layer.ndim == 4:
+                out[f"maps/{key}"] = np.stack([calibrated_concept_map(a, cavs, store.pooling) for a in layer])
+    return out
