@@ -51,7 +51,7 @@
       fill.style.width = (100 * item.p).toFixed(1) + "%";
       var row = el("div", { className: "prob" + (item.label === result.predicted ? " top" : ""), "data-label": item.label }, [
         el("b", { text: item.label }), el("div", { className: "bar" }, [fill]),
-        el("span", { className: "p", text: item.p.toFixed(3) })]);
+        el("span", { className: "p", "data-p": String(item.p), text: item.p.toFixed(3) })]);
       box.appendChild(row);
     });
   }

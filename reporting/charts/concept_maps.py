@@ -22,7 +22,7 @@ FULL = 1.0
 
 
 def overlay(image: np.ndarray, calibrated: np.ndarray) -> np.ndarray:
-    """``image`` (uint8 ``(H, W, 3)``) faded, with a layer's calibrated concept map laid over it in purple.
+    """``image`` (uint8 ``(H, W, 3)``) in faded grey, with a layer's calibrated concept map laid over it in purple.
 
     The map is upsampled to the image; 0 or below (as in random images) leaves the faded image,
     :data:`FULL` (as in the concept's images) or above is solid purple. NaN (a CAV that tells
@@ -31,8 +31,10 @@ def overlay(image: np.ndarray, calibrated: np.ndarray) -> np.ndarray:
     height, width = image.shape[:2]
     values = upsample(np.nan_to_num(calibrated, nan=0.0), height, width)
     alpha = np.clip(values / FULL, 0.0, 1.0)[..., None] * 0.85
-    # faded towards white so the purple reads on any colour, but the image stays recognisable
-    faded = 0.45 * image.astype(np.float64) + 0.55 * 255.0
+    # grey and faded towards white underneath: the purple then never mixes with the image's own
+    # colours (a blue image under purple would look "present"); the image itself is shown beside it
+    grey = image.astype(np.float64) @ np.array([0.299, 0.587, 0.114])
+    faded = np.repeat((0.45 * grey + 0.55 * 255.0)[..., None], 3, axis=-1)
     mixed = (1 - alpha) * faded + alpha * np.asarray(OVERLAY_RGB, dtype=np.float64)
     return np.clip(np.rint(mixed), 0, 255).astype(np.uint8)
 
