@@ -34,6 +34,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", required=True, help="concept_maps.npz to write")
     args = parser.parse_args(argv)
 
+    from common.determinism import make_deterministic
     from tcavcore.cav_store import CavStoreError, read_cav_store
     from tcavcore.concept_maps import image_concept_maps
     from wrappers import FrozenGraphWrapper, ModelLoadError
@@ -48,6 +49,7 @@ def main(argv: list[str] | None = None) -> int:
             images, labels = data["images"], data["labels"]
     except (OSError, KeyError, ValueError) as error:
         raise PipelineError(f"{views}: not readable ({error}); the views stage writes it: run `dvc repro`") from None
+    make_deterministic(0)  # forward passes only, but with deterministic kernels: a rerun gives the same bytes
     try:
         model = FrozenGraphWrapper(args.model_dir, store.bottlenecks)
     except ModelLoadError as error:
