@@ -84,6 +84,8 @@ class RequestProblem(Exception):
 
 
 class ExplorerHandler(BaseHTTPRequestHandler):
+    """One request: a fixed file, a JSON answer, or ``{"error": ...}`` (see the module docstring)."""
+
     server: ExplorerServer
     protocol_version = "HTTP/1.1"
 

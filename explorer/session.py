@@ -35,6 +35,8 @@ log = logging.getLogger(__name__)
 GALLERY_PER_CLASS = 8
 #: Bins of the presence histograms.
 HISTOGRAM_BINS = 24
+#: Feature maps of at most this many layers (a large outside model has a hundred; ``--layers`` chooses).
+MAX_FEATURE_LAYERS = 16
 
 
 class ImageRefused(ValueError):
@@ -56,7 +58,10 @@ class ExplorerSession:
     """The run the explorer shows. Raises :class:`PipelineError` if the model graph is missing;
     missing CAVs only leave out the concept part (``cav_problem`` says why)."""
 
-    def __init__(self, params: Params, model_dir: Path, cavs: Path, processed: Path, scores: Path | None = None):
+    def __init__(self, params: Params, model_dir: Path, cavs: Path, processed: Path, scores: Path | None = None,
+                 layers: list[str] | None = None):
+        """``layers``: whose feature maps to show (default: every layer with spatial axes, at most
+        :data:`MAX_FEATURE_LAYERS`, the tcav bottlenecks among them)."""
         from wrappers import FrozenGraphWrapper, ModelLoadError
 
         self.params = params
@@ -83,7 +88,8 @@ class ExplorerSession:
         probe = self.model.activations_at(np.zeros((1, self.size, self.size, 3), np.float32),
                                           self.model.available_bottlenecks)
         # every layer with height and width axes: the conv and pool layers of the built-in CNN
-        self.spatial_layers = [b for b in self.model.available_bottlenecks if probe[b].ndim == 4]
+        spatial = [b for b in self.model.available_bottlenecks if probe[b].ndim == 4]
+        self.spatial_layers, self.layers_note = choose_layers(spatial, list(params.tcav.bottlenecks), layers)
         self.findings = read_findings(scores) if scores is not None else {}
         self.gallery = self._gallery(Path(processed))
 
@@ -128,6 +134,7 @@ class ExplorerSession:
             "labels": list(self.model.labels),
             "image_size": self.size,
             "layers": self.spatial_layers,
+            "layers_note": self.layers_note,
             "concepts": store.concepts if store else [],
             "bottlenecks": store.bottlenecks if store else [],
             "pooling": store.pooling if store else None,
@@ -168,6 +175,7 @@ class ExplorerSession:
             "predicted": labels[int(order[0])],
             "probabilities": [{"label": labels[i], "p": round(float(probabilities[i]), 6)} for i in range(len(labels))],
             "layers": [{"name": name, "shape": list(acts[name].shape[1:]), "channels": int(acts[name].shape[-1]),
+                        "shown": min(int(acts[name].shape[-1]), pictures.MAX_CHANNELS),
                         "grid": pictures.feature_grid_uri(acts[name][0])} for name in self.spatial_layers],
             "concepts": self._concepts(image, acts),
         }
@@ -203,6 +211,30 @@ class ExplorerSession:
                     entry["map_range"] = [_finite(float(np.nanmin(calibrated))), _finite(float(np.nanmax(calibrated)))]
                 out.append(entry)
         return out
+
+
+def choose_layers(spatial: list[str], bottlenecks: list[str], wanted: list[str] | None,
+                  limit: int = MAX_FEATURE_LAYERS) -> tuple[list[str], str]:
+    """The layers whose feature maps are shown, in network order, and a note when some are left out.
+
+    ``wanted`` (the user's choice) must all be ``spatial`` layers; by default every spatial layer
+    up to ``limit``, beyond it the tcav ``bottlenecks`` and layers evenly spread over the rest.
+    """
+    if wanted:
+        unknown = [name for name in wanted if name not in spatial]
+        if unknown:
+            raise PipelineError(f"--layers: {', '.join(unknown)} not a layer with spatial axes of the model; it has: "
+                                f"{', '.join(spatial)}")
+        return [name for name in spatial if name in wanted], ""
+    if len(spatial) <= limit:
+        return spatial, ""
+    chosen = {name for name in bottlenecks if name in spatial}
+    others = [name for name in spatial if name not in chosen]
+    room = max(0, limit - len(chosen))
+    chosen |= {others[int(i)] for i in np.linspace(0, len(others) - 1, room)} if room else set()
+    return ([name for name in spatial if name in chosen],
+            f"Feature maps of {len(chosen)} of the model's {len(spatial)} layers with spatial axes (the tcav "
+            "bottlenecks and layers spread over the rest); `python -m pipeline.explore --layers a,b,...` chooses.")
 
 
 def model_description(manifest: dict) -> str:

@@ -26,6 +26,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cavs", default="results/cavs.npz", help="the tcav stage's concept CAVs")
     parser.add_argument("--processed", default="datasets/processed", help="preprocessed images (the gallery)")
     parser.add_argument("--scores", default="results/scores.csv", help="the report's scores (marks significant ones)")
+    parser.add_argument("--layers", default=None,
+                        help="comma-separated layers whose feature maps to show (default: every conv/pool layer)")
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default: this machine only)")
     parser.add_argument("--port", type=int, default=8765, help="port (0: any free one)")
     args = parser.parse_args(argv)
@@ -34,7 +36,9 @@ def main(argv: list[str] | None = None) -> int:
     from explorer.server import serve
     from explorer.session import ExplorerSession
 
-    session = ExplorerSession(params, Path(args.model_dir), Path(args.cavs), Path(args.processed), Path(args.scores))
+    layers = [name.strip() for name in args.layers.split(",") if name.strip()] if args.layers else None
+    session = ExplorerSession(params, Path(args.model_dir), Path(args.cavs), Path(args.processed), Path(args.scores),
+                              layers)
     if session.cav_problem:
         log.warning("explore: %s", session.cav_problem)
     serve(session, args.host, args.port)

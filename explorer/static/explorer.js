@@ -63,7 +63,8 @@
       var shape = layer.shape.join("×");
       box.appendChild(el("div", { className: "layer", "data-layer": layer.name }, [
         el("h3", {}, [document.createTextNode(layer.name + " "),
-          el("small", { text: shape + " · " + layer.channels + " channels" })]),
+          el("small", { text: shape + " · " + layer.channels + " channels" +
+            (layer.shown < layer.channels ? " (first " + layer.shown + " shown)" : "") })]),
         el("img", { src: layer.grid, alt: "feature maps of " + layer.name })]));
     });
   }
@@ -261,6 +262,7 @@
       status.image_size + "×" + status.image_size + (status.pooling ? " · CAVs at " + status.bottlenecks.join(", ") +
       " (" + status.pooling + " pooling)" : "");
     if (status.problem) { $("problem").textContent = status.problem; $("problem").hidden = false; }
+    if (status.layers_note) { $("layers-note").textContent = status.layers_note; $("layers-note").hidden = false; }
     return api("GET", "/api/gallery").then(function (items) {
       showGallery(items);
       document.body.setAttribute("data-ready", "1");

@@ -208,3 +208,17 @@ def test_pooling_none_cavs_give_maps_too(explorer_run, tmp_path):
     result = session.analyse_bytes(red_png(), "red.png")
     red = {(c["concept"], c["bottleneck"]): c for c in result["concepts"]}["red", "conv2"]
     assert red["map"].startswith("data:image/png;base64,") and red["presence"] is not None
+
+
+def test_a_model_with_many_layers_shows_the_bottlenecks_and_a_spread_of_the_rest():
+    from common.errors import PipelineError
+    from explorer.session import choose_layers
+
+    spatial = [f"block{i}" for i in range(40)]
+    chosen, note = choose_layers(spatial, ["block17", "block33", "dense"], None, limit=6)
+    assert len(chosen) == 6 and {"block17", "block33", "block0", "block39"} <= set(chosen)
+    assert chosen == sorted(chosen, key=spatial.index) and "6 of the model's 40" in note and "--layers" in note
+    assert choose_layers(spatial[:5], [], None, limit=6) == (spatial[:5], "")
+    assert choose_layers(spatial, [], ["block3", "block1"])[0] == ["block1", "block3"]
+    with pytest.raises(PipelineError, match="--layers: conv9 not a layer"):
+        choose_layers(spatial, [], ["conv9"])
