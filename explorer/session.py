@@ -69,7 +69,7 @@ class ExplorerSession:
             raise PipelineError(f"{Path(model_dir) / 'model.pb'}: not found: there is no exported model yet; "
                                 "run `make run` first")
         try:
-            self.model = FrozenGraphWrapper(model_dir)
+            self.model = FrozenGraphWrapper(model_dir, with_gradients=False)
         except ModelLoadError as error:
             raise PipelineError(f"{error}; run `make run` first") from None
         self.size = int(self.model.image_shape[0])
@@ -116,7 +116,16 @@ class ExplorerSession:
         if not paths:
             log.warning("explore: no test images under %s: the gallery is empty", split)
             return []
-        images = [self.read_upload(path.read_bytes())[0] for path in paths]
+        images, kept = [], []
+        for path, truth in zip(paths, truths):
+            try:
+                images.append(self.read_upload(path.read_bytes())[0])
+                kept.append((path, truth))
+            except (ImageRefused, OSError) as error:  # one bad file costs its thumbnail, not the explorer
+                log.warning("explore: gallery: skipping %s: %s", path, error)
+        if not images:
+            return []
+        paths, truths = [p for p, _ in kept], [t for _, t in kept]
         probabilities = self._probabilities(np.stack(images))
         labels = self.model.labels
         return [GalleryImage(path, truth, labels[int(np.argmax(p))], float(np.max(p)), pictures.image_uri(image))
