@@ -1,6 +1,6 @@
 """Report stage: per-class TCAV scores with their statistics, charts and one HTML page.
 
-``python -m pipeline.report --params P --runs RUNS --metrics M --history H --views DIR --out DIR``
+``python -m pipeline.report --params P --runs RUNS --metrics M --history H --views DIR [--concept-maps NPZ] --out DIR``
 (``dvc.yaml`` gives the paths).
 
 Reads the tcav stage's per-CAV table and summarises it with :func:`tcavcore.verdicts.summarise_runs`
@@ -18,8 +18,9 @@ previous outputs in place):
   (:mod:`tcavcore.accuracy`), for ``dvc metrics show``.
 - ``<out>/plots/*.png``: every chart (see :mod:`reporting.sections`). The folder is
   replaced as a whole, so it belongs to this stage only.
-- with ``--concept-maps``, a chart per layer of where each significant concept is in the
-  feature-map views' images (:mod:`reporting.charts.concept_maps`);
+- with ``--concept-maps`` (the concept_maps stage's arrays), also ``<out>/plots/concept_maps_<layer>.png``
+  per layer with a significant concept: where each such concept is in the feature-map views'
+  images (:mod:`reporting.charts.concept_maps`);
 - ``<out>/report.html``: one self-contained page with all of it (:mod:`reporting.html`).
 """
 

@@ -125,11 +125,19 @@ def concept_map_charts(rows: Sequence[Mapping[str, Any]], maps: Mapping[str, np.
     return charts
 
 
+def concept_map_section(rows: Sequence[Mapping[str, Any]], maps: Mapping[str, np.ndarray] | None,
+                        params: Params) -> list[tuple[str, str, list[Chart]]]:
+    """The report's concept-map section, or none (no maps given, or no chart to show)."""
+    charts = concept_map_charts(rows, maps, params) if maps else []
+    return [("concept-maps", "Concept maps", charts)] if charts else []
+
+
 def build_sections(rows: Sequence[Mapping[str, Any]], runs: Sequence[Mapping[str, Any]], views: ModelViews,
                    params: Params, concept_maps: Mapping[str, np.ndarray] | None = None) -> list[tuple[str, str, list[Chart]]]:
     """Every chart, as (section id, heading, charts), in the order the report shows them.
 
-    ``concept_maps``: the concept_maps stage's arrays (no such section without them).
+    ``concept_maps``: the concept_maps stage's arrays (no such section without them, or when no
+    concept is significant at a layer with spatial axes).
     """
     classes, bottlenecks, concepts = params.classes, params.tcav.bottlenecks, params.tcav.concepts
     t = params.tcav
@@ -176,4 +184,4 @@ def build_sections(rows: Sequence[Mapping[str, Any]], runs: Sequence[Mapping[str
         ("distributions", "Concept vs random scores", distributions),
         ("cav-quality", "CAV quality", accuracy),
         ("network", "Inside the network", network),
-    ] + ([("concept-maps", "Concept maps", concept_map_charts(rows, concept_maps, params))] if concept_maps else [])
+    ] + concept_map_section(rows, concept_maps, params)

@@ -83,3 +83,17 @@ def test_a_missing_concept_maps_file_is_named(project: Path, capsys):  # noqa: F
             "--truth", str(results / "truth.csv"), "--concept-maps", str(results / "nope.npz"), "--out", str(results)]
     assert main(argv) == 2
     assert "nope.npz: not found (the concept_maps stage writes it" in capsys.readouterr().err
+
+
+def test_no_significant_concept_no_section(project: Path):  # noqa: F811
+    from common.params import load_params
+    from reporting.sections import concept_map_section
+
+    params = load_params(project / "params.yaml")
+    rows = [{"bottleneck": b, "significant": False, "concept": c, "target": "fire", "score_mean": 0.5}
+            for b in BOTTLENECKS for c in CONCEPTS]
+    assert concept_map_section(rows, fake_maps(), params) == []
+    assert concept_map_section(rows, None, params) == []
+    rows[0]["significant"] = True
+    [(section_id, _, charts)] = concept_map_section(rows, fake_maps(), params)
+    assert section_id == "concept-maps" and [c.name for c in charts] == [f"concept_maps_{BOTTLENECKS[0]}.png"]
