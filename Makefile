@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed-$(shell cksum < requirements.txt | cut -d' ' -f1)
 export PATH := $(BIN):$(PATH)
 export DVC_NO_ANALYTICS := 1
 
-.PHONY: install browser run test test-fast bench layers clean-results
+.PHONY: install browser run test test-fast bench layers explore clean-results
 
 install: $(STAMP)
 
@@ -42,6 +42,11 @@ test-fast: install browser
 # The layers of the model params.yaml names that can be tcav.bottlenecks, with output shapes.
 layers: install
 	$(PYTHON) -m pipeline.layers
+
+# A local web page on the current run (after `make run`): http://127.0.0.1:8765/ (PORT=... to change).
+PORT ?= 8765
+explore: install
+	$(PYTHON) -m pipeline.explore --port $(PORT)
 
 bench: install .dvc/config
 	$(PYTHON) benchmarks/make_run_time.py

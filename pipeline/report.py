@@ -1,6 +1,6 @@
 """Report stage: per-class TCAV scores with their statistics, charts and one HTML page.
 
-``python -m pipeline.report --params P --runs RUNS --metrics M --history H --views DIR --out DIR``
+``python -m pipeline.report --params P --runs RUNS --metrics M --history H --views DIR [--concept-maps NPZ] --out DIR``
 (``dvc.yaml`` gives the paths).
 
 Reads the tcav stage's per-CAV table and summarises it with :func:`tcavcore.verdicts.summarise_runs`
@@ -18,6 +18,9 @@ previous outputs in place):
   (:mod:`tcavcore.accuracy`), for ``dvc metrics show``.
 - ``<out>/plots/*.png``: every chart (see :mod:`reporting.sections`). The folder is
   replaced as a whole, so it belongs to this stage only.
+- with ``--concept-maps`` (the concept_maps stage's arrays), also ``<out>/plots/concept_maps_<layer>.png``
+  per layer with a significant concept: where each such concept is in the feature-map views'
+  images (:mod:`reporting.charts.concept_maps`);
 - ``<out>/report.html``: one self-contained page with all of it (:mod:`reporting.html`).
 """
 
@@ -34,7 +37,7 @@ from common.files import atomic_directory, atomic_write_json, atomic_write_text
 from common.params import load_params
 from reporting import html as html_report
 from reporting.findings import TEST_NAMES, check_coverage, decision_of, decision_text, metrics, recognised_classes
-from reporting.sections import build_sections, read_model_views
+from reporting.sections import build_sections, read_concept_maps, read_model_views
 from reporting.tables import format_class_table, format_p
 from tcavcore.records import read_runs, scores_csv, scores_json
 from reporting.truth import accuracy_html, accuracy_metrics, read_truth
@@ -55,6 +58,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--views", required=True, help="the views stage's folder")
     parser.add_argument("--insertion", required=True, help="the insertion stage's tests")
     parser.add_argument("--truth", required=True, help="the truth stage's measured effects")
+    parser.add_argument("--concept-maps", default=None, help="the concept_maps stage's arrays (optional)")
     parser.add_argument("--out", required=True, help="folder for scores, metrics, plots/ and report.html")
     return parser.parse_args(argv)
 
@@ -101,7 +105,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     for name, class_rows in rows_by_class.items():
         log.info("%s", format_class_table(class_rows, name, decision))
 
-    sections = build_sections(rows, runs, views, params)
+    maps = read_concept_maps(Path(args.concept_maps)) if args.concept_maps else None
+    sections = build_sections(rows, runs, views, params, maps)
     notes = [f"The model does not recognise class {name} better than chance on the test split "
              f"(Fisher exact p = {format_p(recognition[name], significance)}): its concepts are never significant."
              for name in unrecognised]

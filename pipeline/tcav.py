@@ -3,7 +3,9 @@
 Reads the exported model, the target split's class images, the concept folders named in
 ``tcav.concepts`` and the random sets; stops if a concept shares images with the class images
 or a random set (``tcav.allow_overlap``) and warns about sets under ``tcav.min_concept_images``; writes one row per (class, CAV) to
-``results/tcav/runs.csv``, which the report stage turns into statistics and charts.
+``results/tcav/runs.csv``, which the report stage turns into statistics and charts, and with
+``--cavs`` every concept CAV with the projections of its two image sets (``results/cavs.npz``,
+:mod:`tcavcore.cav_store`: what the explorer and the report's concept maps read).
 CAVs are fitted where ``tcav.backend`` says; activations and CAVs are reused from
 ``tcav.cache_dir`` when their content (model files, image pixels, hyper-parameters, seed)
 is unchanged.
@@ -33,6 +35,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--processed", required=True, help="preprocessed class images")
     parser.add_argument("--concepts", required=True, help="concept folders (and random/)")
     parser.add_argument("--out", required=True, help="runs.csv to write")
+    parser.add_argument("--cavs", default=None, help="cavs.npz to write (the concept CAVs; default: not kept)")
     parser.add_argument("--no-progress", action="store_true", help="hide progress bars")
     args = parser.parse_args(argv)
 
@@ -59,19 +62,30 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         raise PipelineError(f"classes {unknown} are not labels of the model {args.model_dir}: {model.labels}")
 
+    from tcavcore.cav_store import CavStore, sort_cavs, stored_cav, write_cav_store
+
     p = params.tcav
+    kept = []
     cache = ContentCache(p.cache_dir) if p.cache_dir else None
     parallel = ParallelConfig(backend=p.backend, n_jobs=p.n_jobs, scheduler=p.scheduler)
     try:
         rows = run_tcav(model, classes, concepts, randoms, p.bottlenecks, p.alphas, model_type=p.cav_model,
                         definition=p.score, seed=params.seed, progress=not args.no_progress, parallel=parallel,
                         cache=cache, model_key=model_fingerprint(args.model_dir) if cache else None,
-                        pooling=p.pooling)
+                        pooling=p.pooling,
+                        on_concept_cav=(lambda cav, c, r: kept.append(stored_cav(cav, c, r))) if args.cavs else None)
     except SchedulerUnreachableError as error:
         raise PipelineError(f"{args.params}: tcav.scheduler: {error}; start one (`dask scheduler`) or set "
                             f"tcav.backend: threads") from None
     atomic_write_text(args.out, runs_csv(rows))
     log.info("tcav: %d runs written to %s", len(rows), args.out)
+    if args.cavs:
+        # from one image's activations: a converted graph's tensors may not know their static shape
+        probe = model.activations_at(next(iter(classes.values()))[:1], list(p.bottlenecks))
+        shapes = {b: tuple(int(d) for d in probe[b].shape[1:]) for b in p.bottlenecks}
+        cavs = sort_cavs(kept, p.concepts, params.random_sets, p.bottlenecks, p.alphas)
+        write_cav_store(args.cavs, CavStore(p.pooling, shapes, cavs))
+        log.info("tcav: %d concept CAVs written to %s", len(cavs), args.cavs)
     return 0
 
 

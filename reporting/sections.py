@@ -22,6 +22,7 @@ from common.params import Params
 from reporting.charts.scores import render_class_scores
 from reporting.charts.network import render_confusion, render_feature_maps, render_projection, render_training_curves
 from reporting.charts.overview import render_cav_accuracy, render_distributions, render_heatmap
+from reporting.charts.concept_maps import render_concept_maps, significant_concepts
 
 
 @dataclass
@@ -107,9 +108,37 @@ def read_model_views(metrics: Path, history: Path, views: Path, classes: Sequenc
     )
 
 
+def read_concept_maps(path: Path) -> dict[str, np.ndarray]:
+    """The concept_maps stage's arrays (``images``, ``labels``, ``maps/<bottleneck>/<concept>``, ...)."""
+    return _npz(path, "concept_maps")
+
+
+def concept_map_charts(rows: Sequence[Mapping[str, Any]], maps: Mapping[str, np.ndarray], params: Params) -> list[Chart]:
+    """Per bottleneck with a significant concept, its concept maps on the feature-map views' images."""
+    charts = []
+    for b in params.tcav.bottlenecks:
+        concepts = [(c, label) for c, label in significant_concepts(rows, b) if f"maps/{b}/{c}" in maps]
+        if concepts and len(maps["images"]):
+            charts.append(Chart(f"concept_maps_{b}.png", render_concept_maps(maps, params.classes, b, concepts),
+                                f"Where each concept significant at {b} is in a few test images per class "
+                                "(+class / −class: raises / lowers it)"))
+    return charts
+
+
+def concept_map_section(rows: Sequence[Mapping[str, Any]], maps: Mapping[str, np.ndarray] | None,
+                        params: Params) -> list[tuple[str, str, list[Chart]]]:
+    """The report's concept-map section, or none (no maps given, or no chart to show)."""
+    charts = concept_map_charts(rows, maps, params) if maps else []
+    return [("concept-maps", "Concept maps", charts)] if charts else []
+
+
 def build_sections(rows: Sequence[Mapping[str, Any]], runs: Sequence[Mapping[str, Any]], views: ModelViews,
-                   params: Params) -> list[tuple[str, str, list[Chart]]]:
-    """Every chart, as (section id, heading, charts), in the order the report shows them."""
+                   params: Params, concept_maps: Mapping[str, np.ndarray] | None = None) -> list[tuple[str, str, list[Chart]]]:
+    """Every chart, as (section id, heading, charts), in the order the report shows them.
+
+    ``concept_maps``: the concept_maps stage's arrays (no such section without them, or when no
+    concept is significant at a layer with spatial axes).
+    """
     classes, bottlenecks, concepts = params.classes, params.tcav.bottlenecks, params.tcav.concepts
     t = params.tcav
     class_charts = [
@@ -155,4 +184,4 @@ def build_sections(rows: Sequence[Mapping[str, Any]], runs: Sequence[Mapping[str
         ("distributions", "Concept vs random scores", distributions),
         ("cav-quality", "CAV quality", accuracy),
         ("network", "Inside the network", network),
-    ]
+    ] + concept_map_section(rows, concept_maps, params)

@@ -209,7 +209,8 @@ def run_tcav(model: BatchedModel, class_images: dict[str, np.ndarray], concept_i
              model_type: str = "linear", definition: str = "tcav", seed: int = 0,
              progress: bool = True, on_step: Callable[[str], None] | None = None,
              parallel: ParallelConfig = ParallelConfig(), cache: ContentCache | None = None,
-             model_key: str | None = None, cav_dir: str | None = None, pooling: str = "none") -> list[dict]:
+             model_key: str | None = None, cav_dir: str | None = None, pooling: str = "none",
+             on_concept_cav: Callable[[LearnedCav, np.ndarray, np.ndarray], None] | None = None) -> list[dict]:
     """All TCAV runs of an experiment: every class x (concept and random) CAV x bottleneck x alpha.
 
     ``class_images`` are scored; ``concept_images`` and ``random_images`` (name -> images
@@ -219,7 +220,10 @@ def run_tcav(model: BatchedModel, class_images: dict[str, np.ndarray], concept_i
     tcav's format, so that the reference ``TCAV.run`` can be run on exactly these CAVs.
     ``pooling="spatial_mean"``: CAVs are learned on activations averaged over height and width
     and scored with gradients averaged the same way (:func:`pool_spatial`); ``"none"``:
-    flattened, as tcav.
+    flattened, as tcav. ``on_concept_cav(cav, concept_acts, random_acts)`` is called for every
+    concept CAV (not the random-vs-random ones) with the activations it was fitted on, pooled
+    as for the fit, in no fixed order: how :mod:`tcavcore.cav_store` keeps them (scores do not
+    depend on it).
     """
     step = on_step or log.info
     overlap = set(concept_images) & set(random_images)
@@ -252,6 +256,8 @@ def run_tcav(model: BatchedModel, class_images: dict[str, np.ndarray], concept_i
     for cav in iter_learned_cavs(jobs, acts, model_type=model_type, seed=seed, progress=progress, parallel=parallel,
                                  cache=cache, acts_keys=keys, cav_dir=cav_dir):
         kind = KIND_CONCEPT if (cav.concept, cav.random) in concept_pairs else KIND_RANDOM
+        if on_concept_cav is not None and kind == KIND_CONCEPT:
+            on_concept_cav(cav, acts[cav.concept][cav.bottleneck], acts[cav.random][cav.bottleneck])
         rows[cav.concept, cav.random, cav.bottleneck, cav.alpha] = score_cav(cav, gradients, class_images, kind,
                                                                              definition)
     if cache is not None:

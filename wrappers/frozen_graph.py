@@ -36,8 +36,10 @@ class FrozenGraphWrapper(ModelWrapper):
     sum equals tcav's own mean.
     """
 
-    def __init__(self, model_dir: str | os.PathLike, bottlenecks: list[str] | None = None):
-        """``bottlenecks``: the layer names to expose (default: all the manifest lists)."""
+    def __init__(self, model_dir: str | os.PathLike, bottlenecks: list[str] | None = None, with_gradients: bool = True):
+        """``bottlenecks``: the layer names to expose (default: all the manifest lists).
+        ``with_gradients=False``: forward passes only (no gradient ops are built: the explorer
+        reads every layer of a possibly large model and needs none)."""
         super().__init__()  # sets tcav's attributes to their empty defaults
         model_dir = Path(model_dir)
         for name in ("model.pb", "manifest.json", "labels.txt"):
@@ -77,10 +79,11 @@ class FrozenGraphWrapper(ModelWrapper):
             self.loss = tf.reduce_sum(tf.nn.softmax_cross_entropy_with_logits(labels=one_hot, logits=logits))
             # The paper's score differentiates the target class's logit itself.
             self.target_logit = tf.reduce_sum(logits * one_hot)
-            self._make_gradient_tensors()
+            if with_gradients:
+                self._make_gradient_tensors()
             self.logit_gradients = {
                 b: tf.gradients(ys=self.target_logit, xs=t)[0] for b, t in self.bottlenecks_tensors.items()
-            }
+            } if with_gradients else {}
         self.sess = tf.compat.v1.Session(graph=self.graph)
 
     # --- what tcav's ModelWrapper leaves to subclasses

@@ -10,6 +10,7 @@ import csv
 import json
 import shutil
 
+import numpy as np
 import pytest
 
 from tests.pipeline_project import make_project, run, set_params
@@ -27,8 +28,7 @@ TINY = {
              "max_examples": 10, "pooling": "none"},
 }
 STAGES = ["crawl", "crawl_concept@red", "crawl_concept@striped", "crawl_random", "concept_digest", "preprocess",
-          "train", "export",
-          "tcav", "insertion", "truth", "views", "report"]
+          "train", "export", "tcav", "insertion", "truth", "views", "concept_maps", "report"]
 
 
 @pytest.fixture(scope="module")
@@ -109,6 +109,23 @@ def test_second_repro_does_nothing_and_rerun_from_scratch_is_byte_identical(tiny
     assert [str(name) for name in before if after[name] != before[name]] == []
 
 
+def test_the_concept_cavs_and_their_maps_are_kept(tiny):
+    from tcavcore.cav_store import read_cav_store
+
+    project, _ = tiny
+    store = read_cav_store(project / "results" / "cavs.npz")
+    assert store.pooling == "none" and store.concepts == ["red", "striped"] and store.bottlenecks == ["pool1", "conv2"]
+    assert len(store.cavs) == 2 * 3 * 2  # concepts x random sets x bottlenecks
+    assert store.shapes == {"pool1": (8, 8, 4), "conv2": (8, 8, 8)}
+    assert {c.vector.size for c in store.select("red", "conv2")} == {8 * 8 * 8}  # flattened: one weight per position
+    runs = {(r["concept"], r["random"], r["bottleneck"]): float(r["cav_accuracy"])
+            for r in csv.DictReader((project / "results" / "tcav" / "runs.csv").open()) if r["kind"] == "concept"}
+    assert all(runs[c.concept, c.random, c.bottleneck] == c.accuracy for c in store.cavs)
+    with np.load(project / "results" / "concept_maps.npz") as maps:
+        assert maps["images"].shape == (6, 16, 16, 3) and maps["maps/conv2/red"].shape == (6, 8, 8)
+        assert maps["presence/pool1/striped"].shape == (6,) and list(maps["predicted"])
+
+
 def test_bad_bottleneck_fails_clearly_and_deletes_nothing(tiny):
     project, _ = tiny
     before = (project / "results" / "scores.csv").read_bytes()
@@ -149,7 +166,7 @@ def test_swapping_in_a_user_concept_reruns_only_what_scores_concepts(tiny):
         assert stage_names_in_status(project) == ["concept_digest", "insertion", "report", "tcav", "truth", "views"]
         result = run(["dvc", "repro"], project)
         ran = [s for s in STAGES if f"Running stage '{s}'" in result.stdout + result.stderr]
-        assert ran == ["concept_digest", "tcav", "insertion", "truth", "views", "report"]  # no retraining
+        assert ran == ["concept_digest", "tcav", "insertion", "truth", "views", "concept_maps", "report"]  # no retraining
         rows = read_scores(project)
         assert {r["concept"] for r in rows} == {"red", "striped", "my_concept"}
     finally:
@@ -172,7 +189,7 @@ def test_an_unlisted_concept_folder_reruns_nothing_that_scores(tiny):
         set_params(project, {"tcav": {"concepts": ["red", "striped", "not_in_params"]}})
         result = run(["dvc", "repro"], project)
         ran = [s for s in STAGES if f"Running stage '{s}'" in result.stdout + result.stderr]
-        assert ran == ["concept_digest", "tcav", "insertion", "truth", "views", "report"]
+        assert ran == ["concept_digest", "tcav", "insertion", "truth", "views", "concept_maps", "report"]
     finally:
         shutil.rmtree(unlisted)
         set_params(project, {"tcav": {"concepts": TINY["tcav"]["concepts"]}})

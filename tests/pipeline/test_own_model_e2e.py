@@ -31,7 +31,7 @@ SMALL = {
     "views": {"projection_images": 8},
 }
 STAGES = ["crawl", "crawl_concept@red", "crawl_random", "concept_digest", "preprocess", "train", "export", "tcav",
-          "insertion", "truth", "views", "report"]
+          "insertion", "truth", "views", "concept_maps", "report"]
 
 
 @pytest.fixture(scope="module")
@@ -89,7 +89,7 @@ def test_the_built_in_cnn_fed_back_as_keras_gives_exactly_the_train_scores(proje
     use_model(project, "keras", "user_models/cnn.keras", "conv2")
     result = run(["dvc", "repro"], project)
     # no crawl, no preprocess
-    assert ran(result) == ["train", "export", "tcav", "insertion", "truth", "views", "report"]
+    assert ran(result) == ["train", "export", "tcav", "insertion", "truth", "views", "concept_maps", "report"]
     assert "not trained: model.source is 'keras'" in (project / "models" / "trained" / "NOT_TRAINED.txt").read_text()
     assert read(project, "tcav/runs.csv") == runs
     assert read(project, "scores.csv") == table

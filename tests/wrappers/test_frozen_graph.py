@@ -48,6 +48,16 @@ def test_activations_of_several_layers_in_one_pass_equal_layer_by_layer(wrapper,
         assert values.shape[0] == len(images)
 
 
+def test_a_forward_only_wrapper_builds_no_gradients_and_gives_the_same_activations(wrapper, frozen):
+    from wrappers import FrozenGraphWrapper
+
+    images = frozen[3]
+    forward = FrozenGraphWrapper(frozen[1], with_gradients=False)
+    ops = {op.type for op in forward.graph.get_operations()}
+    assert not any("Grad" in kind for kind in ops) and forward.logit_gradients == {}
+    assert np.array_equal(forward.activations(images, "conv2"), wrapper.activations(images, "conv2"))
+
+
 def test_feeding_a_bottleneck_reaches_the_logits(wrapper, frozen):
     images = frozen[3]
     acts = wrapper.activations(images, "pool1")
