@@ -40,9 +40,11 @@ def save_model(model, path: str | Path) -> Path:
     """Save a Keras model atomically, byte for byte the same for the same weights.
 
     Keras wants a ``.keras`` name, so the temporary keeps it. A Keras 3 archive records when it
-    was saved (each zip member's time, ``date_saved`` in ``metadata.json``), so two saves of one
-    model differ, DVC sees a new ``models/trained`` on every training run and a fresh
-    ``make run`` leaves ``dvc.lock`` modified: :func:`normalise_keras_archive` pins both.
+    was saved (each zip member's time, ``date_saved`` in ``metadata.json``), and ``config.json``
+    numbers objects that layers share (the dtype policy) by their Python ``id``, which differs
+    from process to process. Two saves of one model would differ, DVC would see a new
+    ``models/trained`` on every training run and a fresh ``make run`` would leave ``dvc.lock``
+    modified: :func:`normalise_keras_archive` pins all three.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -53,8 +55,22 @@ def save_model(model, path: str | Path) -> Path:
     return path
 
 
+def _renumber_shared_objects(config: bytes) -> bytes:
+    """``config.json`` with each ``shared_object_id`` (a Python ``id()``) replaced by its order of
+    first appearance: the same objects stay shared on loading, and the text no longer depends on
+    where the process happened to allocate them."""
+    import re
+
+    order: dict[str, int] = {}
+    text = re.sub(r'"shared_object_id": (\d+)',
+                  lambda match: f'"shared_object_id": {order.setdefault(match.group(1), len(order) + 1)}',
+                  config.decode("utf-8"))
+    return text.encode("utf-8")
+
+
 def normalise_keras_archive(path: str | Path) -> None:
-    """Rewrite the ``.keras`` zip at ``path`` with fixed member times and no ``date_saved``."""
+    """Rewrite the ``.keras`` zip at ``path`` with fixed member times, no ``date_saved`` and
+    shared objects numbered in order."""
     import json
     import zipfile
 
@@ -68,6 +84,8 @@ def normalise_keras_archive(path: str | Path) -> None:
                 metadata = json.loads(data)
                 metadata.pop("date_saved", None)
                 data = json.dumps(metadata, sort_keys=True).encode()
+            elif info.filename == "config.json":
+                data = _renumber_shared_objects(data)
             fixed = zipfile.ZipInfo(info.filename, date_time=ZIP_TIME)
             fixed.compress_type = info.compress_type
             fixed.external_attr = 0o644 << 16

@@ -28,3 +28,35 @@ def test_two_saves_of_one_model_are_byte_identical_and_still_load(tmp_path):
     loaded = keras.models.load_model(first)
     x = np.random.default_rng(1).random((2, 16, 16, 3), dtype=np.float32)
     np.testing.assert_array_equal(loaded.predict(x, verbose=0), model.predict(x, verbose=0))
+
+
+SAVE_IN_A_NEW_PROCESS = """
+import sys
+import common
+import keras
+from model.cnn import build_cnn
+from model.training import save_model
+keras.utils.set_random_seed(0)
+save_model(build_cnn(16, 3, [4, 8], 8, 0.0), sys.argv[1])
+"""
+
+
+def test_saves_in_two_processes_are_byte_identical(tmp_path):
+    # Keras numbers shared objects (the layers' dtype policy) by their Python id(), which differs
+    # from one process to the next: found when two default runs gave different models/trained.
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    import keras
+
+    root = Path(__file__).resolve().parents[2]
+    paths = [tmp_path / f"{name}.keras" for name in ("first", "second")]
+    for path in paths:
+        subprocess.run([sys.executable, "-c", SAVE_IN_A_NEW_PROCESS, str(path)], cwd=root, check=True,
+                       capture_output=True)
+    assert paths[0].read_bytes() == paths[1].read_bytes()
+    assert b'"shared_object_id": 1' in zipfile.ZipFile(paths[0]).read("config.json")
+    loaded = keras.models.load_model(paths[0], compile=False)
+    policies = {id(layer.dtype_policy) for layer in loaded.layers if layer.name.startswith("pool")}
+    assert len(policies) == 1  # still one shared object after loading
