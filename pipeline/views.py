@@ -14,7 +14,7 @@ and random images, and writes into ``--out`` (replaced as a whole, atomically):
   the first ``views.max_channels`` feature maps before training (``before/<layer>``) and
   after (``after/<layer>``);
 - ``projections.npz``: for every ``tcav.bottlenecks`` layer, the 2-D projection
-  (``views.projection``: PCA or t-SNE, seeded) of the flattened activations of class,
+  (``views.projection``: PCA, t-SNE or UMAP, seeded) of the flattened activations of class,
   concept and random images: ``<layer>/xy``, one ``groups`` name per point and ``kinds``
   (class, concept or random), and for PCA ``<layer>/explained`` (variance ratio of the two axes);
 - the projection during training, from the train stage's ``--epoch-activations``
@@ -24,7 +24,8 @@ and random images, and writes into ``--out`` (replaced as a whole, atomically):
   and their data for ``dvc plots``: ``epoch_projection.csv``, ``epoch_separation.csv``,
   ``train_test_projection.csv``. With an outside model nothing was recorded: none of these.
 
-The report stage draws them; keeping the arrays here keeps TensorFlow out of the report.
+The report stage draws the arrays; keeping them here keeps TensorFlow out of the report. The
+training-time pictures are drawn here (:func:`epoch_files`), and the report embeds them.
 With an outside model (``model.source`` not ``train``) the confusion matrix and projections come
 from the converted graph (``--frozen``) and there are no feature maps (nothing was trained here).
 """

@@ -1,7 +1,8 @@
 """The report's inputs from the model side, and every chart of the report, grouped in sections.
 
 The report stage reads the train stage's ``metrics.json`` and ``train_history.csv`` and the
-views stage's ``confusion.json``, ``feature_maps.npz`` and ``projections.npz`` through
+views stage's ``confusion.json``, ``feature_maps.npz``, ``projections.npz`` and, when it drew
+them, its pictures of the projection during training through
 :func:`read_model_views` (each missing or malformed file is a :class:`PipelineError` naming
 it), then :func:`build_sections` renders the charts.
 """
@@ -47,7 +48,8 @@ EPOCH_HOW_TO_READ = (
     "epoch's activations together, and is the same in every frame: when a point moves, the layer's "
     "activations for that image moved; classes pulling apart is the network learning to tell them apart at "
     "this layer. What it cannot tell: a 2-D map keeps only part of the layer (PCA the two directions of "
-    "largest variance; UMAP and t-SNE neighbourhoods, not distances, and clusters they draw apart may be "
+    "largest variance over all epochs, which the later, larger activations dominate, so early frames may "
+    "look like one clump; UMAP and t-SNE neighbourhoods, not distances, and clusters they draw apart may be "
     "close in the layer); the silhouette in each frame's title is measured in the layer itself, not on the map."
 )
 TRAIN_TEST_HOW_TO_READ = (
