@@ -12,6 +12,7 @@ changes no weight): the trained model is bit for bit the one trained without it
 
 from __future__ import annotations
 
+import logging
 from typing import Sequence
 
 import keras
@@ -19,6 +20,11 @@ import numpy as np
 
 from common.errors import PipelineError
 from common.files import npz_bytes
+
+log = logging.getLogger(__name__)
+
+#: Bytes of recording above which the train stage warns (float32 activations of every epoch).
+LARGE_RECORDING = 100 * 2**20
 
 
 def epoch_sample(labels: np.ndarray, count: int, num_classes: int, seed: int) -> np.ndarray:
@@ -57,6 +63,11 @@ class EpochRecorder(keras.callbacks.Callback):
             raise PipelineError(f"views.epoch_layer: {self.layer!r} is not a layer of the model; it has "
                                 f"{', '.join(names)}")
         self._probe = keras.Model(self.model.input, [self.model.get_layer(self.layer).output, self.model.output])
+        values = int(np.prod(self.model.get_layer(self.layer).output.shape[1:]))
+        size = values * len(self.images) * 4 * (1 + (self.params or {}).get("epochs", 1))
+        if size > LARGE_RECORDING:  # a wide conv layer: the recording and its map grow with it
+            log.warning("views.epoch_layer %s has %d values per image: the recording will take about %d MB; "
+                        "gap, dense or views.epoch_images smaller keep it small", self.layer, values, size // 2**20)
         self._record(0)
 
     def on_epoch_end(self, epoch, logs=None):

@@ -109,3 +109,15 @@ def test_nothing_recorded_says_why_and_a_missing_file_is_named(tmp_path):
     (tmp_path / "bad.npz").write_bytes(b"not a zip")
     with pytest.raises(PipelineError, match="bad.npz"):
         read_recording(tmp_path / "bad.npz")
+
+
+def test_a_wide_layer_is_warned_about(monkeypatch, caplog):
+    import logging
+
+    import model.epoch_recorder as recorder_module
+
+    monkeypatch.setattr(recorder_module, "LARGE_RECORDING", 1000)
+    x, _ = images_and_labels()
+    with caplog.at_level(logging.WARNING):
+        fit(EpochRecorder(x[:4], "conv1"), epochs=1)
+    assert "views.epoch_layer conv1 has 256 values per image" in caplog.text
