@@ -243,8 +243,12 @@ class TruthParams(_Strict):
 class ViewsParams(_Strict):
     images_per_class: int = Field(2, ge=1, le=100)
     max_channels: int = Field(16, ge=1, le=1024)
-    projection: Literal["pca", "tsne"] = "pca"
+    projection: Literal["pca", "tsne", "umap"] = "pca"
     projection_images: int = Field(40, ge=2, le=100_000)
+    # The training-time projection: the train stage records this layer's activations for
+    # epoch_images training images (seeded, spread evenly over the classes) every epoch.
+    epoch_layer: str = Field("gap", pattern=r"^[A-Za-z0-9_]+$")
+    epoch_images: int = Field(150, ge=3, le=1000)
 
 
 #: ``model.input.preprocessing`` names: the keras.applications modules with a ``preprocess_input``.

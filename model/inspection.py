@@ -58,17 +58,10 @@ def first_per_class(labels: np.ndarray, count: int, n_classes: int) -> np.ndarra
 
 def project(features: np.ndarray, method: str, seed: int) -> tuple[np.ndarray, np.ndarray | None]:
     """2-D projection of ``features`` (n, d): the coordinates and, for PCA, explained variance ratios."""
-    if method == "pca":
-        from sklearn.decomposition import PCA
+    from model.projection import fit_projection
 
-        # Full SVD: exact and independent of the seed; the seed is there for the other solvers.
-        pca = PCA(n_components=2, svd_solver="full", random_state=seed)
-        return pca.fit_transform(features).astype(np.float32), pca.explained_variance_ratio_.astype(np.float32)
-    from sklearn.manifold import TSNE
-
-    perplexity = float(min(30, max(2, (len(features) - 1) // 3)))
-    tsne = TSNE(n_components=2, init="pca", random_state=seed, perplexity=perplexity)
-    return tsne.fit_transform(features).astype(np.float32), None
+    fitted = fit_projection(features, method, seed)
+    return fitted.xy, fitted.explained
 
 
 def projection_sets(params: Params, processed: Path, concepts_dir: Path) -> list[tuple[str, str, np.ndarray]]:

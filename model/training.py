@@ -113,11 +113,14 @@ def random_labels(labels: np.ndarray, num_classes: int, seed: int) -> np.ndarray
     return out
 
 
-def train_model(params, processed: Path, init_model_path: str | Path | None = None):
-    """Build and fit the CNN; return ``(model, history rows, metrics dict)``.
+def train_model(params, processed: Path, init_model_path: str | Path | None = None, record_epochs: bool = False):
+    """Build and fit the CNN; return ``(model, history rows, metrics dict, recording)``.
 
     ``init_model_path``: where to save the network before training (saving draws no random
-    numbers, so the trained model is the same with or without it).
+    numbers, so the trained model is the same with or without it). ``record_epochs``: the
+    recording is the ``.npz`` bytes of ``views.epoch_layer``'s activations for a seeded sample of
+    training images at every epoch (:mod:`model.epoch_recorder`; it changes no weight either),
+    else None.
     """
     import keras
 
@@ -132,6 +135,14 @@ def train_model(params, processed: Path, init_model_path: str | Path | None = No
              len(x_train), len(splits["val"][0]), len(splits["test"][0]), len(params.classes))
 
     p = params.train
+    recorder = None
+    if record_epochs:
+        from model.epoch_recorder import EpochRecorder, epoch_sample
+
+        # The class images only (never the background ones), labelled with their true class even
+        # under train.random_labels: the frames then show whether the true classes pull apart.
+        sample = epoch_sample(y_train, params.views.epoch_images, len(params.classes), params.seed)
+        recorder = EpochRecorder(x_train[sample], params.views.epoch_layer)
     if p.random_labels:
         splits["train"] = (x_train, random_labels(y_train, len(params.classes), params.seed))
         log.warning("train: train.random_labels is on: the training labels are shuffled (a sanity-check model)")
@@ -155,6 +166,7 @@ def train_model(params, processed: Path, init_model_path: str | Path | None = No
         train_x, train_y,
         validation_data=one_hot["val"] if has_val else None,
         epochs=p.epochs, batch_size=p.batch_size, shuffle=True, verbose=2,
+        callbacks=[recorder] if recorder is not None else None,
     )
     history = []
     for epoch in range(p.epochs):
@@ -170,7 +182,12 @@ def train_model(params, processed: Path, init_model_path: str | Path | None = No
             continue
         loss, accuracy = model.evaluate(x, y, batch_size=256, verbose=0)
         metrics[split] = {"accuracy": round(float(accuracy), 6), "loss": round(float(loss), 6), "n_images": int(len(x))}
-    return model, history, metrics
+    recording = None
+    if recorder is not None:
+        from model.epoch_recorder import recording_bytes
+
+        recording = recording_bytes(recorder, y_train[sample], sample, params.classes)
+    return model, history, metrics, recording
 
 
 def history_csv(history: list[dict]) -> str:

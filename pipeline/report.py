@@ -156,7 +156,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                  accuracy["confirmed"].text())
     log.info("report:  %s (open it in a browser; it needs no network)", out / "report.html")
     log.info("scores:  %s (and %s)", out / "scores.csv", out / "scores.json")
-    log.info("charts:  %s/ (%d PNG files)", plots, sum(len(charts) for _, _, charts in sections))
+    log.info("charts:  %s/ (%d files)", plots, sum(len(charts) for _, _, charts in sections))
     log.info("metrics: %s (dvc metrics show)", out / "tcav_metrics.json")
     return 0
 

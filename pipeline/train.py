@@ -2,12 +2,14 @@
 
 Writes the Keras model, the same network untrained (its initial weights, for the report's
 before/after feature maps) into ``--out`` (``model.keras``, ``model_init.keras``),
-``results/metrics.json`` (accuracy and loss per split) and a per-epoch history CSV that
-``dvc plots`` draws.
+``results/metrics.json`` (accuracy and loss per split), a per-epoch history CSV that
+``dvc plots`` draws, and ``--epoch-activations``: ``views.epoch_layer``'s activations for a
+seeded sample of training images before training and after every epoch (the views stage's
+training-time projection; :mod:`model.epoch_recorder`).
 
 With an outside model (``model.source`` keras, savedmodel or frozen) nothing is trained: the
-stage records why in ``<out>/NOT_TRAINED.txt`` and the metrics, and writes a history with no
-epochs, so DVC's graph of stages stays the same whichever model is analysed.
+stage records why in ``<out>/NOT_TRAINED.txt`` and the metrics, and writes a history and an
+activations file with no epochs, so DVC's graph of stages stays the same whichever model is analysed.
 """
 
 from __future__ import annotations
@@ -36,6 +38,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", required=True, help="folder for model.keras and model_init.keras (the untrained network)")
     parser.add_argument("--metrics", required=True, help="metrics.json to write")
     parser.add_argument("--history", required=True, help="per-epoch history CSV to write")
+    parser.add_argument("--epoch-activations", required=True,
+                        help=".npz of views.epoch_layer's activations per epoch to write")
     args = parser.parse_args(argv)
 
     params = load_params(args.params)
@@ -46,15 +50,21 @@ def main(argv: list[str] | None = None) -> int:
             (folder / NOT_TRAINED).write_text(reason + "\n", encoding="utf-8")
         atomic_write_json(args.metrics, {"trained": False, "source": params.model.source, "path": params.model.path})
         atomic_write_bytes(args.history, history_csv([]).encode())
+        from model.epoch_recorder import not_recorded_bytes  # imports Keras: only when needed
+
+        atomic_write_bytes(args.epoch_activations, not_recorded_bytes(reason))
         log.info("train: %s", reason)
         return 0
     with atomic_directory(args.out) as folder:
-        model, history, metrics = train_model(params, Path(args.processed), folder / "model_init.keras")
+        model, history, metrics, recording = train_model(params, Path(args.processed), folder / "model_init.keras",
+                                                         record_epochs=True)
         save_model(model, folder / "model.keras")
     atomic_write_json(args.metrics, metrics)
     atomic_write_bytes(args.history, history_csv(history).encode())
+    atomic_write_bytes(args.epoch_activations, recording)
     log.info("train: accuracy %s", ", ".join(f"{s} {m['accuracy']:.3f}" for s, m in metrics.items()))
-    log.info("train: model %s, metrics %s, history %s", Path(args.out) / "model.keras", args.metrics, args.history)
+    log.info("train: model %s, metrics %s, history %s, %s activations per epoch %s", Path(args.out) / "model.keras",
+             args.metrics, args.history, params.views.epoch_layer, args.epoch_activations)
     return 0
 
 

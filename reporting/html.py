@@ -22,11 +22,13 @@ from tcavcore.confirmation import CONTRADICTED, RAISES_CONFIRMED, STATUS_CONFIRM
 
 @dataclass
 class Chart:
-    """One embedded chart: its file name under ``results/plots`` and PNG bytes."""
+    """One embedded chart: its file name under ``results/plots``, PNG (or animated GIF) bytes, and
+    optionally a short plain-text "how to read this" shown above it."""
 
     name: str
     png: bytes
     caption: str = ""
+    how_to_read: str = ""
 
 
 @dataclass
@@ -63,7 +65,7 @@ th{cursor:pointer;position:sticky;top:0;background:#f0f0f0;user-select:none}th:h
 td.t,th.t{text-align:left}tr.raises td.v{color:#542788;font-weight:600}tr.lowers td.v{color:#b35806;font-weight:600}
 tr.contradicted td.v{color:#7a4b00;font-weight:600;text-decoration:line-through}tr.unconfirmed td.v{font-weight:400}
 tr.nl td{color:#999}.filters{margin:.6rem 0}pre{background:white;border:1px solid #e2e2e2;padding:.8rem;overflow-x:auto;font-size:.8rem}
-ul.findings li{margin:.2rem 0}
+ul.findings li{margin:.2rem 0}p.how{font-size:.9rem;margin:1rem 0 .2rem;max-width:60rem}
 """
 
 # Sort by a clicked column (numbers numerically, empty cells last), and filter rows by class.
@@ -168,8 +170,9 @@ def _number(value: Any, key: str = "") -> tuple[str, str]:
 
 
 def data_uri(png: bytes) -> str:
-    """A ``data:image/png;base64,...`` URI for ``png``."""
-    return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
+    """A ``data:image/png;base64,...`` URI for ``png`` (``image/gif`` for a GIF's bytes)."""
+    kind = "gif" if png[:4] == b"GIF8" else "png"
+    return f"data:image/{kind};base64," + base64.b64encode(png).decode("ascii")
 
 
 def scores_table(rows: Sequence[Mapping[str, Any]], classes: Sequence[str]) -> str:
@@ -304,7 +307,8 @@ def render(content: ReportContent) -> str:
     for section_id, heading, charts in content.sections:
         nav.append(f'<a href="#{_e(section_id)}">{_e(heading)}</a>')
         figures = "".join(
-            f'<figure><img src="{data_uri(chart.png)}" alt="{_e(chart.name)}">'
+            (f'<p class="how"><b>How to read this.</b> {_e(chart.how_to_read)}</p>' if chart.how_to_read else "")
+            + f'<figure><img src="{data_uri(chart.png)}" alt="{_e(chart.name)}">'
             f"<figcaption>{_e(chart.caption or chart.name)} · <code>plots/{_e(chart.name)}</code></figcaption></figure>"
             for chart in charts
         )

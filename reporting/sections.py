@@ -1,7 +1,8 @@
 """The report's inputs from the model side, and every chart of the report, grouped in sections.
 
 The report stage reads the train stage's ``metrics.json`` and ``train_history.csv`` and the
-views stage's ``confusion.json``, ``feature_maps.npz`` and ``projections.npz`` through
+views stage's ``confusion.json``, ``feature_maps.npz``, ``projections.npz`` and, when it drew
+them, its pictures of the projection during training through
 :func:`read_model_views` (each missing or malformed file is a :class:`PipelineError` naming
 it), then :func:`build_sections` renders the charts.
 """
@@ -10,7 +11,7 @@ from __future__ import annotations
 
 import csv
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
@@ -34,6 +35,30 @@ class ModelViews:
     confusion: dict[str, Any]
     feature_maps: dict[str, np.ndarray]
     projections: dict[str, np.ndarray]
+    # The views stage's drawings of the projection during training, by file name (none for an
+    # outside model: nothing was trained, so nothing recorded).
+    epoch_pictures: dict[str, bytes] = field(default_factory=dict)
+
+
+#: The views stage's pictures of the projection during training, in the order the report shows them.
+EPOCH_PICTURES = ("epoch_projection.gif", "epoch_strip.png", "train_test.png")
+
+EPOCH_HOW_TO_READ = (
+    "Each point is one training image (the same images in every frame), coloured by its true class, at "
+    "{layer}, before training and after every epoch. The 2-D map ({method}) was fitted once, on every "
+    "epoch's activations together, and is the same in every frame: when a point moves, the layer's "
+    "activations for that image moved; classes pulling apart is the network learning to tell them apart at "
+    "this layer. What it cannot tell: a 2-D map keeps only part of the layer (PCA the two directions of "
+    "largest variance over all epochs, which the later, larger activations dominate, so early frames may "
+    "look like one clump; UMAP and t-SNE neighbourhoods, not distances, and clusters they draw apart may be "
+    "close in the layer); the silhouette in each frame's title is measured in the layer itself, not on the map."
+)
+TRAIN_TEST_HOW_TO_READ = (
+    "The trained network's map of the same training images (faint circles) with the test images (stars) "
+    "{how}, coloured by true class; a black ring marks a test image the model misclassifies. A ring in "
+    "another class's cloud is an image the layer already sees as that class; a ring between clouds, one "
+    "it cannot place."
+)
 
 
 def _missing(path: Path, stage: str) -> PipelineError:
@@ -105,6 +130,7 @@ def read_model_views(metrics: Path, history: Path, views: Path, classes: Sequenc
         confusion=confusion,
         feature_maps=_npz(views / "feature_maps.npz", "views"),
         projections=_npz(views / "projections.npz", "views"),
+        epoch_pictures={name: (views / name).read_bytes() for name in EPOCH_PICTURES if (views / name).is_file()},
     )
 
 
@@ -162,6 +188,7 @@ def build_sections(rows: Sequence[Mapping[str, Any]], runs: Sequence[Mapping[str
     network = [  # no training curves for an outside model (no history)
         Chart("training_curves.png", render_training_curves(views.history), "Accuracy and loss per epoch"),
     ] if views.history else []
+    network += epoch_charts(views.epoch_pictures, params)
     network += [Chart("confusion_matrix.png", render_confusion(views.confusion), "Confusion matrix on the test split")]
     network += [
         Chart(f"feature_maps_{layer}.png",
@@ -185,3 +212,18 @@ def build_sections(rows: Sequence[Mapping[str, Any]], runs: Sequence[Mapping[str
         ("cav-quality", "CAV quality", accuracy),
         ("network", "Inside the network", network),
     ] + concept_map_section(rows, concept_maps, params)
+
+
+def epoch_charts(pictures: Mapping[str, bytes], params: Params) -> list[Chart]:
+    """The views stage's pictures of the projection during training as charts, with how to read them."""
+    layer, method = params.views.epoch_layer, params.views.projection
+    how = "placed on the map fitted to the training images" if method != "tsne" else \
+        "fitted together with them (t-SNE cannot place new points on a finished map)"
+    texts = {
+        "epoch_projection.gif": (f"{layer} during training, one frame per epoch ({method.upper()} fitted once)",
+                                 EPOCH_HOW_TO_READ.format(layer=layer, method=method.upper())),
+        "epoch_strip.png": ("The same frames side by side (at most ten epochs)", ""),
+        "train_test.png": (f"Train + test at {layer}: test images on the trained network's {method.upper()} map",
+                           TRAIN_TEST_HOW_TO_READ.format(how=how)),
+    }
+    return [Chart(name, pictures[name], *texts[name]) for name in EPOCH_PICTURES if name in pictures]

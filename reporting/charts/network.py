@@ -13,9 +13,9 @@ import matplotlib
 import numpy as np
 
 from reporting.charts.base import RC, new_figure, png_bytes
+from reporting.charts.figures import CLASS_COLORS
 
-# Classes: strong colours with circles; concepts: tab20's others with triangles; random: grey x.
-CLASS_COLORS = ("#D55E00", "#0072B2", "#009E73", "#CC79A7", "#E69F00", "#56B4E9")
+# Classes: strong colours (CLASS_COLORS) with circles; concepts: tab10's with triangles; random: grey x.
 
 
 def render_training_curves(history: Sequence[Mapping[str, float]]) -> bytes:

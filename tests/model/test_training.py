@@ -54,6 +54,11 @@ def test_the_same_model_saved_by_two_processes_is_byte_identical(tmp_path):
     with zipfile.ZipFile(paths[0]) as archive:
         assert b'"shared_object_id": 1' in archive.read("config.json")
     assert paths[0].read_bytes() == paths[1].read_bytes()
+    import keras
+
+    loaded = keras.models.load_model(paths[0], compile=False)
+    policies = {id(layer.dtype_policy) for layer in loaded.layers if layer.name.startswith("pool")}
+    assert len(policies) == 1  # still one shared object after loading
 
 
 def test_renumbering_keeps_shared_objects_shared():

@@ -73,7 +73,14 @@ def test_outputs_exist_and_have_one_row_per_target_concept_bottleneck(tiny):
     charts = {p.name for p in (project / "results" / "plots").glob("*.png")}
     assert {"confusion_matrix.png", "training_curves.png", "feature_maps_conv1.png", "feature_maps_pool1.png",
             "feature_maps_conv2.png", "projection_pool1.png", "projection_conv2.png", "heatmap_conv2.png",
-            "cav_accuracy.png", "distributions_fire.png"} <= charts
+            "cav_accuracy.png", "distributions_fire.png", "epoch_strip.png", "train_test.png"} <= charts
+    # the projection during training: a frame per epoch (0 = before training) of the 2-epoch model
+    from PIL import Image
+
+    with Image.open(project / "results" / "plots" / "epoch_projection.gif") as animation:
+        assert animation.n_frames == 3
+    epochs = (project / "results" / "views" / "epoch_separation.csv").read_text().splitlines()
+    assert [line.split(",")[0] for line in epochs] == ["epoch", "0", "1", "2"]
     confusion = json.loads((project / "results" / "views" / "confusion.json").read_text())
     assert sum(map(sum, confusion["matrix"])) == metrics_test_images(project)
     page = (project / "results" / "report.html").read_text()
@@ -91,7 +98,8 @@ def test_metrics_and_plots_are_declared_to_dvc(tiny):
     shown = run(["dvc", "metrics", "show"], project).stdout
     assert "results/metrics.json" in shown and "test.accuracy" in shown
     run(["dvc", "plots", "show", "-o", "plots_html"], project)
-    assert (project / "plots_html" / "index.html").exists()
+    page = (project / "plots_html" / "index.html").read_text()
+    assert "results_views_epoch_separation_csv" in page and "results_views_train_test_projection_csv" in page
 
 
 def test_second_repro_does_nothing_and_rerun_from_scratch_is_byte_identical(tiny):
@@ -101,7 +109,8 @@ def test_second_repro_does_nothing_and_rerun_from_scratch_is_byte_identical(tiny
     assert "Running stage" not in again.stdout + again.stderr
     results = project / "results"
     before = {p.relative_to(results): p.read_bytes() for p in sorted(results.rglob("*")) if p.is_file()}
-    assert {"scores.csv", "tcav/runs.csv", "report.html", "views/projections.npz"} <= {str(p) for p in before}
+    assert {"scores.csv", "tcav/runs.csv", "report.html", "views/projections.npz", "epoch_activations.npz",
+            "views/epoch_projection.gif", "views/epoch_projection.csv"} <= {str(p) for p in before}
     shutil.rmtree(results)
     run(["dvc", "repro"], project)
     after = {p.relative_to(results): p.read_bytes() for p in sorted(results.rglob("*")) if p.is_file()}

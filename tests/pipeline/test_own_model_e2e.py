@@ -99,6 +99,13 @@ def test_the_built_in_cnn_fed_back_as_keras_gives_exactly_the_train_scores(proje
     charts = {p.name for p in (project / "results" / "plots").glob("*.png")}
     assert "confusion_matrix.png" in charts and "projection_conv2.png" in charts
     assert "training_curves.png" not in charts and not any(c.startswith("feature_maps_") for c in charts)
+    # nothing was trained, so nothing recorded per epoch, and the views stage draws no projection during training
+    import numpy as np
+
+    with np.load(project / "results" / "epoch_activations.npz") as recording:
+        assert len(recording["epochs"]) == 0 and "model.source is 'keras'" in str(recording["reason"])
+    assert {"epoch_strip.png", "train_test.png"}.isdisjoint(charts)
+    assert not (project / "results" / "views" / "epoch_projection.gif").exists()
 
 
 def test_a_new_concept_never_reconverts(project):

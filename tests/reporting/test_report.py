@@ -447,3 +447,42 @@ def test_the_heatmap_colours_are_purple_and_orange_not_red_and_blue(project: Pat
     purple, orange = ours(fire_red["score_mean"]), ours(0.08)
     assert purple[2] > purple[0] > purple[1]  # raises: purple
     assert orange[0] > orange[1] > orange[2]  # lowers: orange
+
+
+def write_epoch_pictures(folder: Path) -> dict[str, bytes]:
+    """The views stage's pictures of the projection during training, drawn from a made-up recording."""
+    from model.epoch_projection import epoch_map, train_test_map
+    from reporting.charts.epochs import render_epoch_animation, render_epoch_strip, render_train_test
+    from tests.model.test_epoch_projection import recording
+
+    frames = epoch_map(recording(epochs=3), "pca", seed=0)
+    train = frames.labels
+    placed = train_test_map(recording(epochs=3)["activations"][-1], train, recording(epochs=3)["activations"][-1][:6],
+                            train[:6], train[:6], "pca", 0, "gap", CLASSES)
+    pictures = {"epoch_projection.gif": render_epoch_animation(frames), "epoch_strip.png": render_epoch_strip(frames),
+                "train_test.png": render_train_test(placed)}
+    for name, data in pictures.items():
+        (folder / "results" / "views" / name).write_bytes(data)
+    return pictures
+
+
+def test_the_network_section_shows_the_projection_during_training_with_how_to_read_it(project: Path):
+    pictures = write_epoch_pictures(project)
+    assert run_report(project) == 0
+    plots = project / "results" / "plots"
+    assert {name: (plots / name).read_bytes() for name in pictures} == pictures  # copied as the views stage drew them
+    page = (project / "results" / "report.html").read_text(encoding="utf-8")
+    network = page[page.index('<section id="network">'):]
+    network = network[:network.index("</section>")]
+    assert network.count("data:image/gif;base64,") == 1
+    order = [network.index(f"plots/{name}") for name in ("training_curves.png", *pictures, "confusion_matrix.png")]
+    assert order == sorted(order)  # right after the training curves
+    assert network.count("How to read this.") == 2  # the animation and the train + test chart
+    assert "fitted once, on every epoch" in network and "misclassifies" in network
+    assert page.count("data:image/png;base64,") == len(list(plots.glob("*.png")))
+
+
+def test_without_a_recording_the_network_section_has_no_projection_during_training(project: Path):
+    assert run_report(project) == 0  # an outside model: the views stage wrote none of the pictures
+    page = (project / "results" / "report.html").read_text(encoding="utf-8")
+    assert "epoch_projection.gif" not in page and "data:image/gif" not in page
