@@ -142,9 +142,11 @@ class TrainParams(_Strict):
     dropout: float = Field(0.25, ge=0, lt=1)
     label_smoothing: float = Field(0.0, ge=0, lt=1)
     background_images: int = Field(300, ge=0, le=1_000_000)
-    epochs: int = Field(20, ge=1, le=10_000)
+    epochs: int = Field(100, ge=1, le=10_000)
     batch_size: int = Field(32, ge=1, le=65_536)
     learning_rate: float = Field(0.003, gt=0, le=10)
+    batch_norm: bool = True
+    augment: bool = True
     random_labels: bool = False
 
     @field_validator("conv_filters")
