@@ -147,6 +147,7 @@ class TrainParams(_Strict):
     learning_rate: float = Field(0.003, gt=0, le=10)
     batch_norm: bool = True
     augment: bool = True
+    lr_schedule: Literal["constant", "cosine"] = "cosine"
     random_labels: bool = False
 
     @field_validator("conv_filters")

@@ -165,8 +165,12 @@ def train_model(params, processed: Path, init_model_path: str | Path | None = No
     model = build_cnn(size, len(params.classes), p.conv_filters, p.dense_units, p.dropout, p.batch_norm)
     if init_model_path is not None:
         save_model(model, init_model_path)
+    learning_rate = p.learning_rate
+    if p.lr_schedule == "cosine":  # settle at the end: the last epoch's model is the one kept
+        steps = int(np.ceil((len(x_train) + p.background_images) / p.batch_size)) * p.epochs
+        learning_rate = keras.optimizers.schedules.CosineDecay(p.learning_rate, decay_steps=steps)
     model.compile(
-        optimizer=keras.optimizers.Adam(learning_rate=p.learning_rate),
+        optimizer=keras.optimizers.Adam(learning_rate=learning_rate),
         loss=keras.losses.CategoricalCrossentropy(from_logits=True, label_smoothing=p.label_smoothing),
         metrics=["accuracy"],
     )
