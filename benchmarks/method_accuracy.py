@@ -51,14 +51,16 @@ WORLDS = ("colour", "texture")
 
 
 def world_overrides(world: str) -> dict:
-    """The params of a world: the default params, or the texture preset's world-defining keys."""
+    """The params of a world: the default params, or the texture preset's world-defining keys and
+    the training it needs (batch normalisation, augmentation, cosine decay, 100 epochs)."""
     if world == "colour":
         return {}
     import yaml
 
     preset = yaml.safe_load((ROOT / "presets" / "texture_world.yaml").read_text())
     return {"classes": preset["classes"], "crawl": {"synthetic_task": "texture", "concepts": preset["crawl"]["concepts"]},
-            "tcav": {"concepts": preset["tcav"]["concepts"]}}
+            "tcav": {"concepts": preset["tcav"]["concepts"]},
+            "train": {key: preset["train"][key] for key in ("epochs", "batch_norm", "augment", "lr_schedule")}}
 
 
 def read_csv(path: Path) -> list[dict]:

@@ -145,6 +145,9 @@ class TrainParams(_Strict):
     epochs: int = Field(20, ge=1, le=10_000)
     batch_size: int = Field(32, ge=1, le=65_536)
     learning_rate: float = Field(0.003, gt=0, le=10)
+    batch_norm: bool = False
+    augment: bool = False
+    lr_schedule: Literal["constant", "cosine"] = "constant"
     random_labels: bool = False
 
     @field_validator("conv_filters")

@@ -19,7 +19,8 @@ def bottleneck_layer_names(conv_filters: list[int], dense_units: int) -> list[st
     return names + ["gap"] + (["dense"] if dense_units else [])
 
 
-def build_cnn(image_size: int, num_classes: int, conv_filters: list[int], dense_units: int, dropout: float) -> keras.Model:
+def build_cnn(image_size: int, num_classes: int, conv_filters: list[int], dense_units: int, dropout: float,
+              batch_norm: bool = False) -> keras.Model:
     """Conv blocks (conv + 2x2 max-pool, the last without pool), global average pooling, one
     dense layer and a linear ``logits`` layer.
 
@@ -30,11 +31,22 @@ def build_cnn(image_size: int, num_classes: int, conv_filters: list[int], dense_
 
     The last layer has no softmax: TCAV takes gradients of cross-entropy on the logits, and
     tcav's loss applies the softmax itself, so a softmax output would be softmaxed twice.
+
+    ``batch_norm``: each conv layer's output is batch-normalised before its ReLU (the conv is
+    then ``conv<i>_linear``, the normalisation ``conv<i>_bn``, and ``conv<i>`` is the ReLU, so
+    the bottleneck names keep meaning "the conv block's activations"). Without it a cue that is
+    a pattern of brightness changes (a texture) rather than a colour is barely learned: the
+    gradient toward edge detectors is swamped by the mean colour of [0, 1] inputs.
     """
     inputs = keras.Input(shape=(image_size, image_size, 3), name="image")
     x = inputs
     for i, filters in enumerate(conv_filters, start=1):
-        x = keras.layers.Conv2D(filters, 3, padding="same", activation="relu", name=f"conv{i}")(x)
+        if batch_norm:
+            x = keras.layers.Conv2D(filters, 3, padding="same", use_bias=False, name=f"conv{i}_linear")(x)
+            x = keras.layers.BatchNormalization(name=f"conv{i}_bn")(x)
+            x = keras.layers.ReLU(name=f"conv{i}")(x)
+        else:
+            x = keras.layers.Conv2D(filters, 3, padding="same", activation="relu", name=f"conv{i}")(x)
         if i < len(conv_filters):
             x = keras.layers.MaxPooling2D(2, name=f"pool{i}")(x)
     x = keras.layers.GlobalAveragePooling2D(name="gap")(x)

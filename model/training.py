@@ -113,6 +113,54 @@ def random_labels(labels: np.ndarray, num_classes: int, seed: int) -> np.ndarray
     return out
 
 
+#: Largest shift of an augmented image, as a share of its side.
+MAX_SHIFT = 0.125
+
+
+def augment_batch(images: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """``images`` (N, H, W, C), each flipped, turned by a multiple of 90 degrees and shifted.
+
+    Every transform is exact (no resampling blurs a fine texture, no colour changes): one of
+    the 8 flips and quarter turns, then a shift by up to :data:`MAX_SHIFT` of the side with the
+    border mirrored. A class decided by colour, texture or shape keeps its cue under all of them.
+    """
+    out = np.empty_like(images)
+    size = images.shape[1]
+    pad = max(1, int(round(size * MAX_SHIFT)))
+    for i, image in enumerate(images):
+        image = np.rot90(image, int(rng.integers(4)))
+        if rng.random() < 0.5:
+            image = image[:, ::-1]
+        padded = np.pad(image, ((pad, pad), (pad, pad), (0, 0)), mode="reflect")
+        dy, dx = rng.integers(0, 2 * pad + 1, 2)
+        out[i] = padded[dy:dy + size, dx:dx + size]
+    return out
+
+
+def augmented_batches(x: np.ndarray, y: np.ndarray, batch_size: int, seed: int):
+    """A Keras dataset of shuffled, augmented batches (:func:`augment_batch`), seeded: the
+    same seed gives the same batches in every run."""
+    import keras
+
+    class Batches(keras.utils.PyDataset):
+        def __init__(self):
+            super().__init__(workers=1, use_multiprocessing=False)
+            self.rng = np.random.default_rng([seed, 0xA06])
+            self.order = self.rng.permutation(len(x))
+
+        def __len__(self) -> int:
+            return int(np.ceil(len(x) / batch_size))
+
+        def __getitem__(self, index: int):
+            chosen = self.order[index * batch_size:(index + 1) * batch_size]
+            return augment_batch(x[chosen], self.rng), y[chosen]
+
+        def on_epoch_end(self) -> None:
+            self.order = self.rng.permutation(len(x))
+
+    return Batches()
+
+
 def train_model(params, processed: Path, init_model_path: str | Path | None = None, record_epochs: bool = False):
     """Build and fit the CNN; return ``(model, history rows, metrics dict, recording)``.
 
@@ -146,11 +194,15 @@ def train_model(params, processed: Path, init_model_path: str | Path | None = No
     if p.random_labels:
         splits["train"] = (x_train, random_labels(y_train, len(params.classes), params.seed))
         log.warning("train: train.random_labels is on: the training labels are shuffled (a sanity-check model)")
-    model = build_cnn(size, len(params.classes), p.conv_filters, p.dense_units, p.dropout)
+    model = build_cnn(size, len(params.classes), p.conv_filters, p.dense_units, p.dropout, p.batch_norm)
     if init_model_path is not None:
         save_model(model, init_model_path)
+    learning_rate = p.learning_rate
+    if p.lr_schedule == "cosine":  # settle at the end: the last epoch's model is the one kept
+        steps = int(np.ceil((len(x_train) + p.background_images) / p.batch_size)) * p.epochs
+        learning_rate = keras.optimizers.schedules.CosineDecay(p.learning_rate, decay_steps=steps)
     model.compile(
-        optimizer=keras.optimizers.Adam(learning_rate=p.learning_rate),
+        optimizer=keras.optimizers.Adam(learning_rate=learning_rate),
         loss=keras.losses.CategoricalCrossentropy(from_logits=True, label_smoothing=p.label_smoothing),
         metrics=["accuracy"],
     )
@@ -162,12 +214,12 @@ def train_model(params, processed: Path, init_model_path: str | Path | None = No
         train_x = np.concatenate([train_x, background])
         train_y = np.concatenate([train_y, np.full((len(background), num_classes), 1.0 / num_classes, np.float32)])
     has_val = len(splits["val"][0]) > 0
-    fit = model.fit(
-        train_x, train_y,
-        validation_data=one_hot["val"] if has_val else None,
-        epochs=p.epochs, batch_size=p.batch_size, shuffle=True, verbose=2,
-        callbacks=[recorder] if recorder is not None else None,
-    )
+    if p.augment:
+        data = {"x": augmented_batches(train_x, train_y, p.batch_size, params.seed)}
+    else:
+        data = {"x": train_x, "y": train_y, "batch_size": p.batch_size, "shuffle": True}
+    fit = model.fit(**data, validation_data=one_hot["val"] if has_val else None, epochs=p.epochs, verbose=2,
+                    callbacks=[recorder] if recorder is not None else None)
     history = []
     for epoch in range(p.epochs):
         row = {"epoch": epoch + 1}

@@ -35,3 +35,27 @@ def test_own_model_preset_analyses_a_mobilenet_v2_at_its_input_size_without_trai
     assert params.model.input.preprocessing == "mobilenet_v2" and params.preprocess.image_size == 224
     assert params.preprocess.split.train == 0 and params.model.labels == params.classes
     assert params.tcav.bottlenecks == ["block_6_expand_relu", "block_13_expand_relu", "out_relu"]
+
+
+def test_texture_world_preset_is_the_default_params_but_for_the_world_and_its_training():
+    import yaml
+
+    def flat(tree, prefix=""):
+        out = {}
+        for key, value in tree.items():
+            if isinstance(value, dict) and value:
+                out.update(flat(value, f"{prefix}{key}."))
+            else:
+                out[f"{prefix}{key}"] = value
+        return out
+
+    default = flat(yaml.safe_load((PRESETS.parent / "params.yaml").read_text()))
+    texture = flat(yaml.safe_load((PRESETS / "texture_world.yaml").read_text()))
+    assert set(texture) == set(default), "the preset must carry every key params.yaml has"
+    differing = {key for key in default if default[key] != texture[key]}
+    # the world, and the training a texture-decided class needs (README "Can a finding be trusted?")
+    assert differing == {"classes", "crawl.synthetic_task", "crawl.concepts", "tcav.concepts", "train.epochs",
+                         "train.batch_norm", "train.augment", "train.lr_schedule"}
+    assert texture["train.batch_norm"] and texture["train.augment"] and texture["train.lr_schedule"] == "cosine"
+    params = load_params(PRESETS / "texture_world.yaml")
+    assert params.crawl.synthetic_task == "texture" and "checkered" in params.tcav.concepts

@@ -161,11 +161,15 @@ def checks_mask(rng: np.random.Generator, size: int, cell: float) -> np.ndarray:
 
 
 def world_pattern(texture: str, rng: np.random.Generator, size: int) -> np.ndarray:
-    """A body texture of the texture world: stripes, dots or checks about a sixth of the image across."""
+    """A body texture of the texture world: stripes, dots or checks about a sixth of the image across.
+
+    Check cells are at least 5 pixels at the model's 32-pixel input: smaller ones, blurred by
+    the resize, read as a grid of blobs, the dotted class's texture.
+    """
     if texture == "striped":
         return stripes_mask(rng, size, size * rng.uniform(0.14, 0.22), rng.uniform(0.4, 0.55))
     if texture == "checkered":
-        return checks_mask(rng, size, size * rng.uniform(0.1, 0.15))
+        return checks_mask(rng, size, size * rng.uniform(0.16, 0.22))
     spacing = size * rng.uniform(0.16, 0.24)
     return dots_grid_mask(rng, size, spacing, spacing * rng.uniform(0.28, 0.36))
 
@@ -307,8 +311,8 @@ def random_primitive(rng: np.random.Generator, draw: ImageDraw.ImageDraw, size: 
 
 def pattern_mask(name: str, rng: np.random.Generator, size: int) -> np.ndarray:
     """A boolean stripes (``striped``), checks (``checkered``) or dots (``dotted``) mask over the whole image."""
-    if name == "checkered":
-        return checks_mask(rng, size, size * rng.uniform(0.06, 0.14))
+    if name == "checkered":  # cells of at least 3 pixels at a 32-pixel input, up to the texture world's bodies'
+        return checks_mask(rng, size, size * rng.uniform(0.1, 0.22))
     if name == "striped":
         wavy = size * rng.uniform(0.02, 0.06) if rng.random() < 0.3 else 0.0
         return stripes_mask(rng, size, size * rng.uniform(0.08, 0.25), rng.uniform(0.3, 0.6), wavy)

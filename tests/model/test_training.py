@@ -66,3 +66,34 @@ def test_renumbering_keeps_shared_objects_shared():
              '"c": {"shared_object_id": 140185892307088}}'
     assert renumber_shared_objects(config) == ('{"a": {"shared_object_id": 1}, "b": {"shared_object_id": 2}, '
                                                '"c": {"shared_object_id": 1}}')
+
+
+def test_augmented_images_are_exact_flips_turns_and_shifts_of_the_originals():
+    from model.training import augment_batch
+
+    rng = np.random.default_rng(0)
+    images = rng.random((20, 16, 16, 3)).astype(np.float32)
+    out = augment_batch(images, np.random.default_rng(1))
+    assert out.shape == images.shape and out.dtype == images.dtype
+    for image, moved in zip(images, out):
+        # Every pixel value is one of the original's (no resampling, no colour change) ...
+        assert set(np.unique(moved)) <= set(np.unique(image))
+        # ... and the centre survives as one of the 8 flips and turns, shifted by at most 2 pixels.
+        centre = moved[6:10, 6:10]
+        candidates = [np.rot90(f, k) for f in (image, image[:, ::-1]) for k in range(4)]
+        assert any(np.array_equal(centre, c[6 + dy:10 + dy, 6 + dx:10 + dx])
+                   for c in candidates for dy in range(-2, 3) for dx in range(-2, 3))
+    again = augment_batch(images, np.random.default_rng(1))
+    assert np.array_equal(out, again), "seeded"
+
+
+def test_batch_norm_keeps_the_bottleneck_names_on_the_conv_blocks_activations():
+    from model.cnn import bottleneck_layer_names, build_cnn
+
+    model = build_cnn(16, 3, [4, 8], 8, 0.0, batch_norm=True)
+    names = [layer.name for layer in model.layers]
+    for name in bottleneck_layer_names([4, 8], 8):
+        assert name in names
+    assert type(model.get_layer("conv1")).__name__ == "ReLU"
+    assert names.index("conv1_linear") < names.index("conv1_bn") < names.index("conv1")
+    assert "conv1_bn" not in [layer.name for layer in build_cnn(16, 3, [4, 8], 8, 0.0).layers]
