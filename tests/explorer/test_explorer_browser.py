@@ -78,17 +78,24 @@ def png_size(path: Path) -> tuple[int, int]:
 
 
 @pytest.fixture(scope="module")
-def tiny_page(explorer_server, tmp_path_factory):
+def driver():
+    """One Playwright for the module: a second ``sync_playwright()`` while the first is open fails
+    ("Sync API inside the asyncio loop"), as when the slow test ran after ``tiny_page``'s."""
     from playwright.sync_api import sync_playwright
 
+    with sync_playwright() as playwright:
+        yield playwright
+
+
+@pytest.fixture(scope="module")
+def tiny_page(explorer_server, tmp_path_factory, driver):
     files = tmp_path_factory.mktemp("uploads")
     red = colour_images(np.random.default_rng(7), HUES["fire"], 1)[0]
     Image.fromarray(np.kron(red, np.ones((4, 4, 1), np.uint8))).save(files / "red.png")
     (files / "notes.txt").write_text("this is not an image")
-    with sync_playwright() as playwright:
-        browser = Browser(playwright, explorer_server.url)
-        yield browser, files, tmp_path_factory.mktemp("screenshots")
-        browser.browser.close()
+    browser = Browser(driver, explorer_server.url)
+    yield browser, files, tmp_path_factory.mktemp("screenshots")
+    browser.browser.close()
 
 
 def test_upload_draw_and_gallery_in_chromium(tiny_page):
@@ -149,26 +156,23 @@ def test_upload_draw_and_gallery_in_chromium(tiny_page):
 
 
 @pytest.mark.slow
-def test_the_default_run_in_chromium_and_the_readme_screenshot(default_run, tmp_path):
-    from playwright.sync_api import sync_playwright
-
+def test_the_default_run_in_chromium_and_the_readme_screenshot(default_run, tmp_path, driver):
     session = open_session(default_run)
     server = start_server(session)
     try:
-        with sync_playwright() as playwright:
-            browser = Browser(playwright, server.url)
-            browser.page.click(".thumb >> nth=0")
-            browser.analysed(1)
-            status = session.status()
-            count, broken = browser.broken_images("#concepts td.cell img")
-            spatial = [b for b in status["bottlenecks"] if b in status["layers"]]
-            assert count == len(status["concepts"]) * len(spatial) and broken == []
-            count, broken = browser.broken_images("#layers img")
-            assert count == len(status["layers"]) == 5 and broken == []  # conv1, pool1, conv2, pool2, conv3
-            assert browser.page.locator("#concepts .finding").count() > 0  # the report's findings are marked
-            assert browser.problems() == [] and browser.outside() == []
-            shot = browser.screenshot(tmp_path / "explorer.png")
-            browser.browser.close()
+        browser = Browser(driver, server.url)
+        browser.page.click(".thumb >> nth=0")
+        browser.analysed(1)
+        status = session.status()
+        count, broken = browser.broken_images("#concepts td.cell img")
+        spatial = [b for b in status["bottlenecks"] if b in status["layers"]]
+        assert count == len(status["concepts"]) * len(spatial) and broken == []
+        count, broken = browser.broken_images("#layers img")
+        assert count == len(status["layers"]) == 5 and broken == []  # conv1, pool1, conv2, pool2, conv3
+        assert browser.page.locator("#concepts .finding").count() > 0  # the report's findings are marked
+        assert browser.problems() == [] and browser.outside() == []
+        shot = browser.screenshot(tmp_path / "explorer.png")
+        browser.browser.close()
     finally:
         server.shutdown()
         server.server_close()

@@ -39,7 +39,8 @@ def page_session(default_run, tmp_path_factory):
 def test_every_chart_loads(page_session):
     page = page_session["page"]
     images = page.evaluate("Array.from(document.images).map(i => ({src: i.alt, ok: i.complete && i.naturalWidth > 0}))")
-    charts = sorted(p.name for p in (page_session["project"] / "results" / "plots").glob("*.png"))
+    plots = page_session["project"] / "results" / "plots"
+    charts = sorted(p.name for pattern in ("*.png", "*.gif") for p in plots.glob(pattern))  # the training animation
     assert sorted(image["src"] for image in images) == charts
     assert [image["src"] for image in images if not image["ok"]] == []
 
