@@ -4,7 +4,8 @@ For each built-in world (``colour``, ``texture``) and seed, this runs the real p
 in a throw-away copy of the project (the model is trained once), then for every CAV option
 (``tcav.cav_model`` x ``tcav.pooling``) reruns only the stages that depend on it
 (``dvc repro``: tcav and report), and computes the insertion test for every control
-variant (control x carrier x region, ``--regions``) in this process with the insertion stage's own functions. Each finding is scored
+variant (control x carrier x region x fit, ``--regions``, ``--fits``) in this process with the
+insertion stage's own functions. Each finding is scored
 against ``results/truth.csv`` (the model's measured dependence on each concept, from
 counterfactual pairs):
 
@@ -43,10 +44,10 @@ CONTROLS = ("random", "blur", "elsewhere", "mean")
 CARRIERS = ("class", "random", "both")
 
 
-def variants(regions) -> tuple[str, ...]:
-    """Every insertion variant, e.g. ``random on both, 0.5``: control on carrier, region side."""
-    return tuple(f"{control} on {carrier}, {region:g}" for region in regions for carrier in CARRIERS
-                 for control in CONTROLS)
+def variants(regions, fits=("scale",)) -> tuple[str, ...]:
+    """Every insertion variant, e.g. ``random on both, 0.5, crop``: control on carrier, region side, fit."""
+    return tuple(f"{control} on {carrier}, {region:g}, {fit}" for fit in fits for region in regions
+                 for carrier in CARRIERS for control in CONTROLS)
 WORLDS = ("colour", "texture")
 
 
@@ -94,10 +95,10 @@ def insertion_tables(project: Path, variants) -> dict[str, dict[tuple[str, str],
     model = FrozenGraphWrapper(project / "models" / "frozen", [])
     tables = {}
     for variant in variants:
-        how, region = variant.split(", ")
+        how, region, fit = variant.split(", ")
         control, carrier = how.split(" on ")
         config = dataclasses.replace(insertion_config(params), control=control, carrier=carrier,
-                                     fraction=float(region))
+                                     fraction=float(region), fit=fit)
         rows = run_insertion(model.logits_batched, model.label_to_id, classes, concepts, randoms, config,
                              seed=params.seed)
         tables[variant] = adjusted_insertion({(r["target"], r["concept"]): {
@@ -115,12 +116,14 @@ def main(argv: list[str]) -> int:
                         help=f"|effect| of a real effect, logit (default {REAL_EFFECT})")
     parser.add_argument("--regions", nargs="*", type=float, default=[0.3, 0.5, 0.7],
                         help="insertion region sides (share of the image side) to compare")
+    parser.add_argument("--fits", nargs="*", default=["scale", "crop"], choices=["scale", "crop"],
+                        help="how concept images go into the region (insertion.fit) to compare")
     parser.add_argument("--json", type=Path, help="also write the counts here")
     parser.add_argument("--keep", type=Path, help="keep the projects under this folder (reused when present)")
     args = parser.parse_args(argv)
 
     results: dict = {}
-    VARIANTS = variants(args.regions)
+    VARIANTS = variants(args.regions, args.fits)
     with tempfile.TemporaryDirectory(prefix="tcav-accuracy-") as tmp:
         base = args.keep or Path(tmp)
         for world in args.worlds:
@@ -169,15 +172,15 @@ def print_tables(results: dict, args) -> None:
     worlds = list(results)
     for label, chosen in [(w, [w]) for w in worlds] + ([("both worlds", worlds)] if len(worlds) > 1 else []):
         print(f"\n{label}")
-        print(f"  {'CAV option':<22}{'insertion':<22}{'TCAV alone':<28}{'insertion alone':<28}{'confirmed (both)':<28}")
+        print(f"  {'CAV option':<22}{'insertion':<28}{'TCAV alone':<28}{'insertion alone':<28}{'confirmed (both)':<28}")
         for option in results[worlds[0]]:
-            for control in variants(args.regions):
+            for control in variants(args.regions, args.fits):
                 totals = {name: Counts() for name in ("tcav", "insertion", "confirmed")}
                 for world in chosen:
                     for entry in results[world][option][control]:
                         for name, counts in entry.items():
                             totals[name].add(Counts(**counts))
-                print(f"  {option:<22}{control:<22}" + "".join(f"{totals[n].text():<28}" for n in totals))
+                print(f"  {option:<22}{control:<28}" + "".join(f"{totals[n].text():<28}" for n in totals))
 
 
 if __name__ == "__main__":

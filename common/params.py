@@ -234,6 +234,9 @@ class InsertionParams(_Strict):
     # What the concept is pasted into: `class` images, `random`-set images (the class's cues
     # absent), or `both` (significant on both, the same way).
     carrier: Literal["class", "random", "both"] = "class"
+    # How a concept (or random) image goes into the region: `scale` (the whole image shrunk
+    # into it) or `crop` (a region-sized window at the image's own scale: patterns keep their size).
+    fit: Literal["scale", "crop"] = "scale"
 
 
 class TruthParams(_Strict):

@@ -32,7 +32,7 @@ def insertion_config(params: Params):
 
     p = params.insertion
     return InsertionConfig(control=p.control, fraction=p.region, placement=p.placement, draws=p.draws,
-                           confidence=params.tcav.confidence, carrier=p.carrier)
+                           confidence=params.tcav.confidence, carrier=p.carrier, fit=p.fit)
 
 
 def split_random_sets(randoms: dict[str, np.ndarray], carrier: str, count: int):
@@ -90,8 +90,8 @@ def main(argv: list[str] | None = None) -> int:
     except ModelLoadError as error:
         raise PipelineError(str(error)) from None
     config = insertion_config(params)
-    log.info("insertion: %d classes x %d concepts, %d draws per image, region %.2f of the side (%s), control %s",
-             len(classes), len(concepts), config.draws, config.fraction, config.placement, config.control)
+    log.info("insertion: %d classes x %d concepts, %d draws per image, region %.2f of the side (%s, %s), control %s",
+             len(classes), len(concepts), config.draws, config.fraction, config.placement, config.fit, config.control)
     rows = run_insertion(model.logits_batched, model.label_to_id, classes, concepts, randoms, config,
                          seed=params.seed)
     atomic_write_text(args.out, insertion_csv(rows))

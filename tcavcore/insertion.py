@@ -4,8 +4,17 @@ It needs images only (no masks, no generator), so it checks a TCAV finding for a
 folder. For each class image and each seeded draw, a region (a square of ``fraction`` of the
 image side) is chosen, and the class logit of two images is compared:
 
-- the image with a concept image scaled into the region, and
+- the image with concept content in the region, and
 - the same image with a **control** in exactly the same region.
+
+**Fits** (:data:`FITS`): how an image (concept or random) is fitted into the region.
+
+- ``scale``: the whole image shrunk into the region. Fine for a colour, but a pattern shrinks
+  with it: stripes or dots drawn at the scale of the image come out finer than the model
+  ever saw them;
+- ``crop``: a region-sized window of the image at its own scale (the image first brought to
+  the carrier's size, as every scored image is), at a seeded place: the pattern keeps its scale,
+  the content its resolution.
 
 Pasting itself (new edges, hiding part of the object) is in both, so it cancels; what is left
 is the concept's content against the control's. The effect is the mean of the paired
@@ -18,9 +27,9 @@ not draws. Controls (:data:`CONTROLS`):
 - ``elsewhere``: the region filled from another place of the same image (the image's own
   content, moved);
 - ``mean``: the region filled with its own mean colour;
-- ``random``: a random-set image scaled into the region (TCAV's counterexamples). It is not
-  neutral: random images carry cues of the classes, so a concept that does nothing looks
-  positive against it.
+- ``random``: a random-set image fitted into the region like the concept (TCAV's
+  counterexamples). It is not neutral: random images carry cues of the classes, so a concept
+  that does nothing looks positive against it.
 
 **Carriers** (:data:`CARRIERS`): what the concept is pasted into.
 
@@ -51,6 +60,7 @@ from scipy import stats as _scipy_stats
 CONTROLS = ("blur", "elsewhere", "mean", "random")
 CARRIERS = ("class", "random", "both")
 PLACEMENTS = ("random", "center")
+FITS = ("scale", "crop")
 #: Box-blur radius of the ``blur`` control, as a share of the region's side.
 BLUR_RADIUS = 0.25
 
@@ -67,8 +77,11 @@ class InsertionConfig:
     draws: int = 4
     confidence: float = 0.95
     carrier: str = "class"
+    fit: str = "scale"
 
     def __post_init__(self) -> None:
+        if self.fit not in FITS:
+            raise ValueError(f"fit must be one of {', '.join(FITS)}, got {self.fit!r}")
         if self.carrier not in CARRIERS:
             raise ValueError(f"carrier must be one of {', '.join(CARRIERS)}, got {self.carrier!r}")
         if self.control not in CONTROLS:
@@ -121,6 +134,30 @@ def scale_to(image: np.ndarray, side: int) -> np.ndarray:
     return np.stack([np.asarray(ch.resize((side, side), method), np.float32) for ch in channels], axis=-1)
 
 
+def crop_to(image: np.ndarray, side: int, shape: tuple[int, int], rng: np.random.Generator) -> np.ndarray:
+    """A ``side x side`` window of ``image`` at its own scale, at a place drawn from ``rng``.
+
+    ``image`` is first brought to ``shape`` (the carrier's height and width) when it differs,
+    so that "its own scale" is the scale the model sees it at when it is scored.
+    """
+    height, width = shape
+    if image.shape[:2] != (height, width):
+        from PIL import Image
+
+        channels = [Image.fromarray(np.ascontiguousarray(image[..., c], dtype=np.float32), "F") for c in range(3)]
+        image = np.stack([np.asarray(ch.resize((width, height), Image.BILINEAR), np.float32) for ch in channels], -1)
+    top = int(rng.integers(0, height - side + 1))
+    left = int(rng.integers(0, width - side + 1))
+    return image[top:top + side, left:left + side].astype(np.float32)
+
+
+def fit_to(fit: str, image: np.ndarray, side: int, shape: tuple[int, int], rng: np.random.Generator) -> np.ndarray:
+    """``image`` fitted into a ``side``-sided region of a carrier of ``shape``: scaled or cropped (:data:`FITS`)."""
+    if fit == "crop":
+        return crop_to(image, side, shape, rng)
+    return scale_to(image, side)
+
+
 def paste(image: np.ndarray, content: np.ndarray, box: np.ndarray) -> np.ndarray:
     """A copy of ``image`` with ``content`` (``side x side``) in ``box`` ``(top, left, side)``."""
     top, left, side = (int(v) for v in box)
@@ -144,8 +181,8 @@ def box_blur(region: np.ndarray, radius: int) -> np.ndarray:
 
 
 def control_content(control: str, image: np.ndarray, box: np.ndarray, rng: np.random.Generator,
-                    random_images: np.ndarray | None) -> np.ndarray:
-    """What the control puts into ``box`` of ``image``."""
+                    random_images: np.ndarray | None, fit: str = "scale") -> np.ndarray:
+    """What the control puts into ``box`` of ``image`` (a random image fitted as ``fit`` says)."""
     top, left, side = (int(v) for v in box)
     region = image[top:top + side, left:left + side]
     if control == "blur":
@@ -162,7 +199,7 @@ def control_content(control: str, image: np.ndarray, box: np.ndarray, rng: np.ra
     if control == "random":
         if random_images is None or len(random_images) == 0:
             raise ValueError("the random control needs random images")
-        return scale_to(random_images[int(rng.integers(len(random_images)))], side)
+        return fit_to(fit, random_images[int(rng.integers(len(random_images)))], side, image.shape[:2], rng)
     raise ValueError(f"control must be one of {', '.join(CONTROLS)}, got {control!r}")
 
 
@@ -182,10 +219,15 @@ def insertion_batches(class_images: np.ndarray, concept_images: np.ndarray, conf
     for row, (box, pick) in enumerate(zip(boxes, picks)):
         image = class_images[row // config.draws]
         side = int(box[2])
-        if int(pick) not in scaled:
-            scaled[int(pick)] = scale_to(concept_images[int(pick)], side)
-        with_concept.append(paste(image, scaled[int(pick)], box))
-        with_control.append(paste(image, control_content(config.control, image, box, control_rng, random_images), box))
+        if config.fit == "crop":  # a window at a new place for every insertion
+            content = crop_to(concept_images[int(pick)], side, image.shape[:2], rng)
+        else:  # the same scaled image whenever it is picked again
+            if int(pick) not in scaled:
+                scaled[int(pick)] = scale_to(concept_images[int(pick)], side)
+            content = scaled[int(pick)]
+        with_concept.append(paste(image, content, box))
+        with_control.append(paste(image, control_content(config.control, image, box, control_rng, random_images,
+                                                          config.fit), box))
     return np.stack(with_concept), np.stack(with_control)
 
 

@@ -75,6 +75,43 @@ def test_draws_are_seeded_and_the_same_for_every_control(class_images):
     assert np.array_equal(boxes[0], boxes[1])
 
 
+def stripes(n=3, period=4):
+    """Vertical stripes ``period`` pixels wide (white, black), over the whole image."""
+    column = ((np.arange(SIZE) // (period // 2)) % 2).astype(np.float32)
+    return np.broadcast_to(column[None, :, None], (n, SIZE, SIZE, 3)).copy()
+
+
+def test_crop_pastes_a_window_of_the_concept_at_its_own_scale(class_images):
+    """The pasted pixels are a window of one concept image, not the image shrunk: stripes keep their width."""
+    concept = stripes()
+    config = ins.InsertionConfig(control="mean", fraction=0.5, draws=2, fit="crop")
+    with_concept, _ = ins.insertion_batches(class_images, concept, config, ins.draw_rng(2, "c"), ins.draw_rng(2, "m"))
+    side = SIZE // 2
+    windows = {concept[0, t:t + side, l:l + side].tobytes() for t in range(SIZE - side + 1)
+               for l in range(SIZE - side + 1)}
+    scaled = ins.insertion_batches(class_images, concept, ins.InsertionConfig(control="mean", fraction=0.5, draws=2),
+                                   ins.draw_rng(2, "c"), ins.draw_rng(2, "m"))[0]
+    for cropped, shrunk, original in zip(with_concept, scaled, np.repeat(class_images, 2, axis=0)):
+        rows, cols = np.nonzero(np.any(cropped != original, axis=-1))
+        top, left = rows.min(), cols.min()
+        region = cropped[top:top + side, left:left + side]
+        assert region.tobytes() in windows
+        # a stripe is 2 pixels wide in the window; shrunk to half, it is 1
+        assert np.abs(np.diff(region[0, :, 0])).sum() in (side // 2 - 1, side // 2)
+        assert np.abs(np.diff(shrunk[top, left:left + side, 0])).sum() > side // 2
+
+
+def test_crop_brings_an_image_of_another_size_to_the_carrier_first():
+    """Stripes 4 px wide on a 2x image are 2 px wide at the carrier's size: a window holds 3 or more edges."""
+    column = ((np.arange(2 * SIZE) // 4) % 2).astype(np.float32)
+    big = np.broadcast_to(column[None, :, None], (2 * SIZE, 2 * SIZE, 3)).copy()
+    for seed in range(5):
+        window = ins.crop_to(big, SIZE // 2, (SIZE, SIZE), np.random.default_rng(seed))
+        assert window.shape == (SIZE // 2, SIZE // 2, 3)
+        edges = np.count_nonzero(np.diff(window[0, :, 0] > 0.5))
+        assert edges >= 3  # a window of the 2x image itself would hold at most 2
+
+
 def test_region_boxes_lie_inside_the_image():
     boxes = ins.region_boxes(np.random.default_rng(0), 200, 32, 32, 0.3)
     assert boxes[:, 2].min() == boxes[:, 2].max() == 10
@@ -105,6 +142,8 @@ def test_bad_config_is_refused():
         ins.InsertionConfig(control="paint")
     with pytest.raises(ValueError, match="fraction"):
         ins.InsertionConfig(fraction=0)
+    with pytest.raises(ValueError, match="fit"):
+        ins.InsertionConfig(fit="stretch")
 
 
 def test_verdicts_follow_both_tests():
