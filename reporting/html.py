@@ -66,11 +66,31 @@ td.t,th.t{text-align:left}tr.raises td.v{color:#542788;font-weight:600}tr.lowers
 tr.contradicted td.v{color:#7a4b00;font-weight:600;text-decoration:line-through}tr.unconfirmed td.v{font-weight:400}
 tr.nl td{color:#999}.filters{margin:.6rem 0}pre{background:white;border:1px solid #e2e2e2;padding:.8rem;overflow-x:auto;font-size:.8rem}
 ul.findings li{margin:.2rem 0}p.how{font-size:.9rem;margin:1rem 0 .2rem;max-width:60rem}
+details.fold{margin-top:1.6rem}details.fold>summary{cursor:pointer;font-size:1.25rem;font-weight:600;
+border-bottom:1px solid #ddd;padding-bottom:.2rem}details.fold>summary small{font-weight:400;color:#666;font-size:.85rem}
+div.scroll{overflow:auto;max-height:75vh;border:1px solid #eee}.legend{font-size:.9rem}.start{font-size:1.05rem}
+.charts{display:grid;grid-template-columns:repeat(auto-fill,minmax(520px,1fr));gap:0 1rem}
 """
 
-# Sort by a clicked column (numbers numerically, empty cells last), and filter rows by class.
+#: Chart sections shown open; the others are folded under their heading (one click away), so
+#: that the page opens on the findings and the charts that carry them.
+OPEN_SECTIONS = ("classes", "heatmaps")
+#: Open sections whose charts sit side by side (small multiples: one chart per layer).
+GRID_SECTIONS = ("heatmaps",)
+
+LEGEND = """<p class="legend"><b>confirmed</b>: TCAV is significant and pasting the concept into the class's
+images moves the class logit the same way · <b>not confirmed</b>: TCAV is significant, pasting does
+not measurably move it · <b>contradicted</b>: pasting moves it the other way · <b>class-independent</b>:
+the same direction for every class, no evidence for one class. Details under "How to read this".</p>"""
+
+# Open a folded section a link points to; sort the scores by a clicked column (numbers
+# numerically, empty cells last), and filter rows by class.
 SCRIPT = """
 (function(){
+  // a link to a folded section opens it
+  function unfold(){var target=location.hash&&document.getElementById(location.hash.slice(1));
+    if(target&&target.tagName==='DETAILS') target.open=true;}
+  window.addEventListener('hashchange',unfold); unfold();
   var table=document.getElementById('scores'); if(!table) return;
   var body=table.tBodies[0];
   function key(cell){var v=cell.getAttribute('data-v'); if(v===null) v=cell.textContent;
@@ -191,9 +211,29 @@ def scores_table(rows: Sequence[Mapping[str, Any]], classes: Sequence[str]) -> s
     return (
         f'<div class="filters"><label>Class: <select id="class-filter"><option value="">all</option>{options}'
         f"</select></label> · click a column heading to sort</div>"
-        f'<div style="overflow-x:auto"><table id="scores"><thead><tr>{head}</tr></thead>'
+        f'<div class="scroll"><table id="scores"><thead><tr>{head}</tr></thead>'
         f"<tbody>{''.join(body)}</tbody></table></div>"
     )
+
+
+def fold(section_id: str, heading: str, hint: str, body: str) -> str:
+    """A section folded under its heading (a closed ``<details>``): one click opens it."""
+    return (f'<details class="fold" id="{_e(section_id)}"><summary>{_e(heading)} <small>{_e(hint)}</small>'
+            f"</summary>{body}</details>")
+
+
+def start_here(rows: Sequence[Mapping[str, Any]], bottlenecks: Sequence[str]) -> str:
+    """Which layer to read first: the one with the most confirmed findings (the deepest on a tie).
+
+    Deeper layers come later in ``bottlenecks``; on the built-in worlds the last conv layer's
+    findings agree with the known truth most often (README "Can a finding be trusted?").
+    """
+    if not bottlenecks:
+        return ""
+    counts = {b: sum(1 for r in rows if r["bottleneck"] == b and status(r) == STATUS_CONFIRMED) for b in bottlenecks}
+    best = max(reversed(list(bottlenecks)), key=lambda b: counts[b])
+    return (f'<p class="start"><b>Start here:</b> layer <b>{_e(best)}</b>, {counts[best]} confirmed '
+            f"finding(s) of {sum(counts.values())} over {len(bottlenecks)} layer(s).</p>")
 
 
 def confirmed_findings(rows: Sequence[Mapping[str, Any]], truth: Mapping[tuple[str, str], Mapping[str, Any]]) -> str:
@@ -312,7 +352,11 @@ def render(content: ReportContent) -> str:
             f"<figcaption>{_e(chart.caption or chart.name)} · <code>plots/{_e(chart.name)}</code></figcaption></figure>"
             for chart in charts
         )
-        sections.append(f'<section id="{_e(section_id)}"><h2>{_e(heading)}</h2>{figures}</section>')
+        if section_id in OPEN_SECTIONS:
+            body = f'<div class="charts">{figures}</div>' if section_id in GRID_SECTIONS else figures
+            sections.append(f'<section id="{_e(section_id)}"><h2>{_e(heading)}</h2>{body}</section>')
+        else:
+            sections.append(fold(section_id, heading, f"{len(charts)} chart(s)", f'<div class="charts">{figures}</div>'))
     nav += ['<a href="#scores-table">Scores table</a>', '<a href="#params">Parameters</a>']
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
@@ -323,14 +367,17 @@ def render(content: ReportContent) -> str:
 {notes}
 <div class="summary">{card_html}</div>
 <section id="findings"><h2>Findings</h2>
+{start_here(rows, content.bottlenecks)}
+{LEGEND}
 {content.accuracy_html}
 {confirmed_findings(rows, content.truth)}
 {small_set_findings(rows, content.min_concept_images)}
 <p>Significant means: {_e(content.decision_text)}.</p>
 {findings(rows, content.classes, content.bottlenecks)}</section>
-<section id="how"><h2>How to read this</h2>{HOW_TO_READ.format(conf=content.confidence, decision=_e(content.decision_text))}</section>
+{fold("how", "How to read this", "the score, the random band, significance, the insertion test",
+      HOW_TO_READ.format(conf=content.confidence, decision=_e(content.decision_text)))}
 {''.join(sections)}
 <section id="scores-table"><h2>Scores table</h2>{scores_table(rows, content.classes)}</section>
-<section id="params"><h2>Parameters of this run</h2><pre>{_e(content.params_text)}</pre></section>
+{fold("params", "Parameters of this run", "params.yaml as the run read it", f"<pre>{_e(content.params_text)}</pre>")}
 </main><script>{SCRIPT}</script></body></html>
 """

@@ -472,8 +472,8 @@ def test_the_network_section_shows_the_projection_during_training_with_how_to_re
     plots = project / "results" / "plots"
     assert {name: (plots / name).read_bytes() for name in pictures} == pictures  # copied as the views stage drew them
     page = (project / "results" / "report.html").read_text(encoding="utf-8")
-    network = page[page.index('<section id="network">'):]
-    network = network[:network.index("</section>")]
+    network = page[page.index('id="network"'):]
+    network = network[:network.index("</details>")]  # the section is folded
     assert network.count("data:image/gif;base64,") == 1
     order = [network.index(f"plots/{name}") for name in ("training_curves.png", *pictures, "confusion_matrix.png")]
     assert order == sorted(order)  # right after the training curves
@@ -486,3 +486,18 @@ def test_without_a_recording_the_network_section_has_no_projection_during_traini
     assert run_report(project) == 0  # an outside model: the views stage wrote none of the pictures
     page = (project / "results" / "report.html").read_text(encoding="utf-8")
     assert "epoch_projection.gif" not in page and "data:image/gif" not in page
+
+
+def test_start_here_names_the_layer_with_most_confirmed_findings_and_the_deepest_on_a_tie():
+    from reporting.html import start_here
+    from tcavcore.confirmation import RAISES_CONFIRMED, RAISES_UNCONFIRMED
+
+    def rows(*layers_and_verdicts):
+        return [{"bottleneck": layer, "verdict": verdict} for layer, verdict in layers_and_verdicts]
+
+    most = rows(("pool1", RAISES_CONFIRMED), ("pool1", RAISES_CONFIRMED), ("conv3", RAISES_CONFIRMED),
+                ("conv3", RAISES_UNCONFIRMED), ("conv3", RAISES_UNCONFIRMED))
+    assert "layer <b>pool1</b>, 2 confirmed finding(s) of 3 over 2 layer(s)" in start_here(most, ["pool1", "conv3"])
+    tie = rows(("pool1", RAISES_CONFIRMED), ("conv3", RAISES_CONFIRMED))
+    assert "layer <b>conv3</b>" in start_here(tie, ["pool1", "conv3"])
+    assert "layer <b>conv3</b>, 0 confirmed" in start_here(rows(("pool1", RAISES_UNCONFIRMED)), ["pool1", "conv3"])

@@ -91,3 +91,17 @@ def test_no_p_value_reads_0_and_the_heatmap_legend_names_its_colours(page_sessio
     verdicts = page.evaluate("Array.from(document.querySelectorAll('#scores tbody tr.raises td.v'))"
                              ".map(c => getComputedStyle(c).color)")
     assert verdicts and set(verdicts) == {"rgb(84, 39, 136)"}  # purple, not red
+
+
+def test_the_page_opens_compact_on_the_findings_and_a_link_unfolds_a_section(page_session):
+    """Secondary sections are folded (the page is a few screens, not 25,000 px); a nav link opens one."""
+    page = page_session["page"]
+    assert page.evaluate("document.body.scrollHeight") < 9000
+    folded = page.evaluate("Array.from(document.querySelectorAll('details.fold')).map(d => [d.id, d.open])")
+    assert {"how", "network", "params"} <= {name for name, _ in folded}
+    assert not [name for name, is_open in folded if is_open]
+    start = page.locator("#findings p.start").inner_text()
+    assert start.startswith("Start here: layer ") and "confirmed finding(s)" in start
+    page.click("nav a[href='#network']")
+    assert page.evaluate("document.getElementById('network').open") is True
+    assert page.locator("#network img").first.is_visible()
