@@ -80,9 +80,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     params = load_params(args.params)
-    from images.sets import load_image_sets
+    from images.overlap import check_image_sets
+    from images.sets import load_image_sets_with_files
 
-    classes, concepts, randoms = load_image_sets(params, Path(args.processed), Path(args.concepts))
+    (classes, concepts, randoms), files = load_image_sets_with_files(params, Path(args.processed), Path(args.concepts))
+    check_image_sets(params, files, args.params)  # the same leakage check as the tcav stage, before any work
     from wrappers import FrozenGraphWrapper, ModelLoadError
 
     try:

@@ -94,10 +94,13 @@ def test_allow_overlap_logs_a_warning_instead(world, caplog):
     check_overlaps([], allow=False)  # nothing shared: nothing said
 
 
-def test_the_tcav_stage_stops_before_any_work_naming_the_leak(world, tmp_path, capsys):
+@pytest.mark.parametrize("stage_name", ["tcav", "insertion"])
+def test_the_scoring_stages_stop_before_any_work_naming_the_leak(world, tmp_path, capsys, stage_name):
+    import importlib
+
     import yaml
 
-    from pipeline import tcav as stage
+    stage = importlib.import_module(f"pipeline.{stage_name}")
 
     processed = tmp_path / "processed"
     (processed / "test").mkdir(parents=True)
