@@ -78,8 +78,8 @@ OPEN_SECTIONS = ("classes", "heatmaps")
 #: Open sections whose charts sit side by side (small multiples: one chart per layer).
 GRID_SECTIONS = ("heatmaps",)
 
-LEGEND = """<p class="legend"><b>confirmed</b>: TCAV is significant and pasting the concept into the class's
-images moves the class logit the same way · <b>not confirmed</b>: TCAV is significant, pasting does
+LEGEND = """<p class="legend"><b>confirmed</b>: TCAV is significant and pasting the concept into images moves
+the class logit the same way · <b>not confirmed</b>: TCAV is significant, pasting does
 not measurably move it · <b>contradicted</b>: pasting moves it the other way · <b>class-independent</b>:
 the same direction for every class, no evidence for one class. Details under "How to read this".</p>"""
 
@@ -134,10 +134,11 @@ of their spread; |d| above 0.8 is large.</li>
 <li>A significant score says the model is <i>sensitive</i> to the concept at that layer, not that the
 concept causes the class in the world. Swap in your own concept folders to test other hypotheses.</li>
 </ul>
-<p>Every significant finding is then checked by the <b>insertion test</b>: concept images are pasted
-into a region of the class's images and the class logit is compared with the same images with a
-<i>control</i> pasted into exactly the same region (the pasting itself cancels out); the mean
-difference, its interval and its p-value (corrected over the run) are the <code>insertion_*</code> columns.</p>
+<p>Every significant finding is then checked by the <b>insertion test</b>: a window of a concept image is
+pasted into a region of carrier images (random-set images by default, <code>insertion.carrier</code>) and the
+class logit is compared with the same images with a <i>control</i> in exactly the same region (the pasting
+itself cancels out); the mean difference, its interval and its p-value (corrected over the run) are the
+<code>insertion_*</code> columns.</p>
 <ul>
 <li><b>confirmed</b>: TCAV is significant and putting the concept in moves the class logit significantly
 the same way. On the built-in worlds these are the findings to trust (see the README's accuracy table).</li>
@@ -146,9 +147,10 @@ scores differently from random directions, yet the concept's content does not me
 class. Often a direction the network grows more confident along whatever it predicts.</li>
 <li><b>contradicted</b>: the insertion test finds a significant effect in the opposite direction.</li>
 <li>What neither test can say: TCAV reads one layer of one trained model; the insertion test reads
-what pasting the concept's <i>images</i> does, which includes everything else those images carry. A
-concept that the class's images already show everywhere (a body that is already red) changes little
-when pasted again, so a real dependence can stay unconfirmed; neither test says that the concept
+what pasting a small window of the concept's <i>images</i> does, which includes everything else those
+images carry. A window is a weaker cue than the concept as it occurs (a whole body of that colour or
+texture), so a real dependence can stay unconfirmed, and a larger window can make an image look like
+another class; neither test says that the concept
 causes the class in the world, and neither speaks for another model or another seed.</li>
 </ul>
 """
