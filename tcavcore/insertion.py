@@ -123,15 +123,21 @@ def region_boxes(rng: np.random.Generator, count: int, height: int, width: int, 
     return np.stack([tops, lefts, np.full(count, side)], axis=1)
 
 
-def scale_to(image: np.ndarray, side: int) -> np.ndarray:
-    """``image`` ``(h, w, 3)`` resized to ``(side, side, 3)`` by averaging (area) or bilinear sampling."""
+def resize(image: np.ndarray, height: int, width: int, shrink_by_area: bool = True) -> np.ndarray:
+    """``image`` ``(h, w, 3)`` in float resized to ``(height, width, 3)``, channel by channel (no
+    8-bit rounding): by averaging (area) when it shrinks and ``shrink_by_area``, else bilinear."""
     from PIL import Image
 
-    if image.shape[0] == side and image.shape[1] == side:
+    if image.shape[:2] == (height, width):
         return image.astype(np.float32)
     channels = [Image.fromarray(np.ascontiguousarray(image[..., c], dtype=np.float32), "F") for c in range(3)]
-    method = Image.BOX if side < image.shape[0] else Image.BILINEAR
-    return np.stack([np.asarray(ch.resize((side, side), method), np.float32) for ch in channels], axis=-1)
+    method = Image.BOX if shrink_by_area and height < image.shape[0] else Image.BILINEAR
+    return np.stack([np.asarray(ch.resize((width, height), method), np.float32) for ch in channels], axis=-1)
+
+
+def scale_to(image: np.ndarray, side: int) -> np.ndarray:
+    """``image`` ``(h, w, 3)`` resized to ``(side, side, 3)`` by averaging (area) or bilinear sampling."""
+    return resize(image, side, side)
 
 
 def crop_to(image: np.ndarray, side: int, shape: tuple[int, int], rng: np.random.Generator) -> np.ndarray:
@@ -141,11 +147,7 @@ def crop_to(image: np.ndarray, side: int, shape: tuple[int, int], rng: np.random
     so that "its own scale" is the scale the model sees it at when it is scored.
     """
     height, width = shape
-    if image.shape[:2] != (height, width):
-        from PIL import Image
-
-        channels = [Image.fromarray(np.ascontiguousarray(image[..., c], dtype=np.float32), "F") for c in range(3)]
-        image = np.stack([np.asarray(ch.resize((width, height), Image.BILINEAR), np.float32) for ch in channels], -1)
+    image = resize(image, height, width, shrink_by_area=False)
     top = int(rng.integers(0, height - side + 1))
     left = int(rng.integers(0, width - side + 1))
     return image[top:top + side, left:left + side].astype(np.float32)
