@@ -65,11 +65,12 @@ th{cursor:pointer;position:sticky;top:0;background:#f0f0f0;user-select:none}th:h
 td.t,th.t{text-align:left}tr.raises td.v{color:#542788;font-weight:600}tr.lowers td.v{color:#b35806;font-weight:600}
 tr.contradicted td.v{color:#7a4b00;font-weight:600;text-decoration:line-through}tr.unconfirmed td.v{font-weight:400}
 tr.nl td{color:#999}.filters{margin:.6rem 0}pre{background:white;border:1px solid #e2e2e2;padding:.8rem;overflow-x:auto;font-size:.8rem}
-ul.findings li{margin:.2rem 0}p.how{font-size:.9rem;margin:1rem 0 .2rem;max-width:60rem}
+ul.findings li{margin:.2rem 0}p.how{font-size:.9rem;margin:0 0 .5rem;max-width:60rem}
 details.fold{margin-top:1.6rem}details.fold>summary{cursor:pointer;font-size:1.25rem;font-weight:600;
 border-bottom:1px solid #ddd;padding-bottom:.2rem}details.fold>summary small{font-weight:400;color:#666;font-size:.85rem}
 div.scroll{overflow:auto;max-height:75vh;border:1px solid #eee}.legend{font-size:.9rem}.start{font-size:1.05rem}
 .charts{display:grid;grid-template-columns:repeat(auto-fill,minmax(520px,1fr));gap:0 1rem}
+.charts figure.wide{grid-column:1/-1}
 """
 
 #: Chart sections shown open; the others are folded under their heading (one click away), so
@@ -348,9 +349,11 @@ def render(content: ReportContent) -> str:
     sections = []
     for section_id, heading, charts in content.sections:
         nav.append(f'<a href="#{_e(section_id)}">{_e(heading)}</a>')
+        # A chart with its own how-to-read keeps the text above it and the whole row of a grid.
         figures = "".join(
-            (f'<p class="how"><b>How to read this.</b> {_e(chart.how_to_read)}</p>' if chart.how_to_read else "")
-            + f'<figure><img src="{data_uri(chart.png)}" alt="{_e(chart.name)}">'
+            (f'<figure class="wide"><p class="how"><b>How to read this.</b> {_e(chart.how_to_read)}</p>'
+             if chart.how_to_read else "<figure>")
+            + f'<img src="{data_uri(chart.png)}" alt="{_e(chart.name)}">'
             f"<figcaption>{_e(chart.caption or chart.name)} · <code>plots/{_e(chart.name)}</code></figcaption></figure>"
             for chart in charts
         )
