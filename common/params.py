@@ -233,10 +233,10 @@ class InsertionParams(_Strict):
     draws: int = Field(4, ge=1, le=1000)
     # What the concept is pasted into: `class` images, `random`-set images (the class's cues
     # absent), or `both` (significant on both, the same way).
-    carrier: Literal["class", "random", "both"] = "class"
+    carrier: Literal["class", "random", "both"] = "random"
     # How a concept (or random) image goes into the region: `scale` (the whole image shrunk
     # into it) or `crop` (a region-sized window at the image's own scale: patterns keep their size).
-    fit: Literal["scale", "crop"] = "scale"
+    fit: Literal["scale", "crop"] = "crop"
 
 
 class TruthParams(_Strict):
