@@ -118,12 +118,16 @@ def main(argv: list[str]) -> int:
                         help="insertion region sides (share of the image side) to compare")
     parser.add_argument("--fits", nargs="*", default=["scale", "crop"], choices=["scale", "crop"],
                         help="how concept images go into the region (insertion.fit) to compare")
+    parser.add_argument("--cavs", nargs="*", default=[f"{m}/{p}" for m, p in CAV_OPTIONS],
+                        choices=[f"{m}/{p}" for m, p in CAV_OPTIONS],
+                        help="CAV options (tcav.cav_model/tcav.pooling) to compare (default: all)")
     parser.add_argument("--json", type=Path, help="also write the counts here")
     parser.add_argument("--keep", type=Path, help="keep the projects under this folder (reused when present)")
     args = parser.parse_args(argv)
 
     results: dict = {}
     VARIANTS = variants(args.regions, args.fits)
+    cav_options = [tuple(option.split("/")) for option in args.cavs]
     with tempfile.TemporaryDirectory(prefix="tcav-accuracy-") as tmp:
         base = args.keep or Path(tmp)
         for world in args.worlds:
@@ -134,7 +138,7 @@ def main(argv: list[str]) -> int:
                 if not (project / "dvc.yaml").exists():
                     make_project(project, {**world_overrides(world), "seed": seed})
                 saved.mkdir(exist_ok=True)
-                options = [o for o in CAV_OPTIONS if not (saved / f"scores-{o[0]}-{o[1]}.csv").exists()]
+                options = [o for o in cav_options if not (saved / f"scores-{o[0]}-{o[1]}.csv").exists()]
                 if options or not (project / "results" / "truth.csv").exists():
                     set_params(project, {"tcav": {"cav_model": "linear", "pooling": "none"}})
                     run(["dvc", "repro"], project)
@@ -145,7 +149,7 @@ def main(argv: list[str]) -> int:
                     save_tables(saved / "insertion.json", tables)
                 print(f"{world} seed {seed}: pipeline + insertion variants in {time.perf_counter() - start:.0f} s",
                       flush=True)
-                for cav_model, pooling in CAV_OPTIONS:
+                for cav_model, pooling in cav_options:
                     start = time.perf_counter()
                     kept = saved / f"scores-{cav_model}-{pooling}.csv"
                     if not kept.exists():
