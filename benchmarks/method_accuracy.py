@@ -20,6 +20,11 @@ counterfactual pairs):
     .venv/bin/python benchmarks/method_accuracy.py --seeds 42 --worlds colour --regions 0.5
 
 Prints one table per world and one over both, and writes them as JSON with ``--json``.
+
+``--draw-seeds K`` also reruns the insertion test of each variant with K other seeds (the
+model, CAVs and TCAV scores unchanged; only which concept image goes where is drawn anew) and
+prints the spread of the confirmed findings' precision and recall over the K + 1 draws: how
+much of a table's figure is the luck of one draw.
 """
 
 from __future__ import annotations
@@ -44,10 +49,10 @@ CONTROLS = ("random", "blur", "elsewhere", "mean")
 CARRIERS = ("class", "random", "both")
 
 
-def variants(regions, fits=("scale",)) -> tuple[str, ...]:
+def variants(regions, fits=("scale",), controls=CONTROLS, carriers=CARRIERS) -> tuple[str, ...]:
     """Every insertion variant, e.g. ``random on both, 0.5, crop``: control on carrier, region side, fit."""
     return tuple(f"{control} on {carrier}, {region:g}, {fit}" for fit in fits for region in regions
-                 for carrier in CARRIERS for control in CONTROLS)
+                 for carrier in carriers for control in controls)
 WORLDS = ("colour", "texture")
 
 
@@ -82,8 +87,10 @@ def save_tables(path: Path, tables: dict) -> None:
                                 for variant, table in tables.items()}))
 
 
-def insertion_tables(project: Path, variants) -> dict[str, dict[tuple[str, str], dict]]:
-    """Every insertion variant's tests on the project's model, keyed by (class, concept)."""
+def insertion_tables(project: Path, variants, seed_offset: int = 0) -> dict[str, dict[tuple[str, str], dict]]:
+    """Every insertion variant's tests on the project's model, keyed by (class, concept).
+
+    ``seed_offset`` shifts the insertion test's seed only (another draw of the same test)."""
     from pipeline.insertion import insertion_config, run_insertion
     from tcavcore.confirmation import adjusted_insertion
     from common.params import load_params
@@ -100,7 +107,7 @@ def insertion_tables(project: Path, variants) -> dict[str, dict[tuple[str, str],
         config = dataclasses.replace(insertion_config(params), control=control, carrier=carrier,
                                      fraction=float(region), fit=fit)
         rows = run_insertion(model.logits_batched, model.label_to_id, classes, concepts, randoms, config,
-                             seed=params.seed)
+                             seed=params.seed + seed_offset)
         tables[variant] = adjusted_insertion({(r["target"], r["concept"]): {
             "effect": r["effect"], "ci_low": r["ci_low"], "ci_high": r["ci_high"], "p": r["p"]} for r in rows},
             params.tcav.correction)
@@ -118,15 +125,22 @@ def main(argv: list[str]) -> int:
                         help="insertion region sides (share of the image side) to compare")
     parser.add_argument("--fits", nargs="*", default=["scale", "crop"], choices=["scale", "crop"],
                         help="how concept images go into the region (insertion.fit) to compare")
+    parser.add_argument("--controls", nargs="*", default=list(CONTROLS), choices=CONTROLS,
+                        help="insertion controls (insertion.control) to compare")
+    parser.add_argument("--carriers", nargs="*", default=list(CARRIERS), choices=CARRIERS,
+                        help="insertion carriers (insertion.carrier) to compare")
     parser.add_argument("--cavs", nargs="*", default=[f"{m}/{p}" for m, p in CAV_OPTIONS],
                         choices=[f"{m}/{p}" for m, p in CAV_OPTIONS],
                         help="CAV options (tcav.cav_model/tcav.pooling) to compare (default: all)")
+    parser.add_argument("--draw-seeds", type=int, default=0, metavar="K",
+                        help="also redraw each variant's insertion test with K other seeds and print the spread")
     parser.add_argument("--json", type=Path, help="also write the counts here")
     parser.add_argument("--keep", type=Path, help="keep the projects under this folder (reused when present)")
     args = parser.parse_args(argv)
 
     results: dict = {}
-    VARIANTS = variants(args.regions, args.fits)
+    spread: dict = {}  # world -> option -> variant -> draw -> confirmed Counts pooled over seeds
+    VARIANTS = variants(args.regions, args.fits, args.controls, args.carriers)
     cav_options = [tuple(option.split("/")) for option in args.cavs]
     with tempfile.TemporaryDirectory(prefix="tcav-accuracy-") as tmp:
         base = args.keep or Path(tmp)
@@ -161,12 +175,52 @@ def main(argv: list[str]) -> int:
                         counts = score_findings(rows, truth, tables[variant], 0.05, args.threshold)
                         results.setdefault(world, {}).setdefault(f"{cav_model}/{pooling}", {}).setdefault(variant, []) \
                             .append({name: dataclasses.asdict(c) for name, c in counts.items()})
+                    for draw in range(args.draw_seeds + 1):
+                        drawn = tables if draw == 0 else redrawn(project, saved, VARIANTS, draw)
+                        for variant in VARIANTS:
+                            counts = score_findings(rows, truth, drawn[variant], 0.05, args.threshold)["confirmed"]
+                            spread.setdefault(world, {}).setdefault(f"{cav_model}/{pooling}", {}) \
+                                .setdefault(variant, {}).setdefault(draw, Counts()).add(counts)
                     print(f"  {cav_model}/{pooling}: {time.perf_counter() - start:.0f} s", flush=True)
                 set_params(project, {"tcav": {"cav_model": "linear", "pooling": "none"}})
     print_tables(results, args)
+    if args.draw_seeds:
+        print_spread(spread, args)
     if args.json:
         args.json.write_text(json.dumps(results, indent=1))
     return 0
+
+
+def redrawn(project: Path, saved: Path, variants, draw: int) -> dict:
+    """The insertion tables of another draw (seed offset ``draw``), computed once and kept."""
+    path = saved / f"insertion-draw{draw}.json"
+    tables = load_tables(path)
+    if any(v not in tables for v in variants):
+        tables = {**tables, **insertion_tables(project, [v for v in variants if v not in tables], draw)}
+        save_tables(path, tables)
+    return tables
+
+
+def print_spread(spread: dict, args) -> None:
+    """Confirmed precision and recall over the draws of the insertion test: median [min, max]."""
+    import statistics
+
+    print(f"\nconfirmed findings over {args.draw_seeds + 1} draws of the insertion test "
+          "(each pooled over the seeds): median [min, max]; all draws pooled")
+    for world, options in spread.items():
+        print(f"\n{world}")
+        for option, by_variant in options.items():
+            for variant, draws in by_variant.items():
+                counts = list(draws.values())
+                precision = [c.precision for c in counts if c.findings]
+                recall = [c.recall for c in counts]
+                pooled = Counts()
+                for c in counts:
+                    pooled.add(c)
+                text = (f"precision {statistics.median(precision):.2f} [{min(precision):.2f}, {max(precision):.2f}]"
+                        if precision else "precision   -  ")
+                print(f"  {option:<22}{variant:<32}{text}  recall {statistics.median(recall):.2f} "
+                      f"[{min(recall):.2f}, {max(recall):.2f}]  pooled {pooled.text()}")
 
 
 def print_tables(results: dict, args) -> None:
@@ -176,15 +230,15 @@ def print_tables(results: dict, args) -> None:
     worlds = list(results)
     for label, chosen in [(w, [w]) for w in worlds] + ([("both worlds", worlds)] if len(worlds) > 1 else []):
         print(f"\n{label}")
-        print(f"  {'CAV option':<22}{'insertion':<28}{'TCAV alone':<28}{'insertion alone':<28}{'confirmed (both)':<28}")
+        print(f"  {'CAV option':<22}{'insertion':<32}{'TCAV alone':<28}{'insertion alone':<28}{'confirmed (both)':<28}")
         for option in results[worlds[0]]:
-            for control in variants(args.regions, args.fits):
+            for control in variants(args.regions, args.fits, args.controls, args.carriers):
                 totals = {name: Counts() for name in ("tcav", "insertion", "confirmed")}
                 for world in chosen:
                     for entry in results[world][option][control]:
                         for name, counts in entry.items():
                             totals[name].add(Counts(**counts))
-                print(f"  {option:<22}{control:<28}" + "".join(f"{totals[n].text():<28}" for n in totals))
+                print(f"  {option:<22}{control:<32}" + "".join(f"{totals[n].text():<28}" for n in totals))
 
 
 if __name__ == "__main__":
