@@ -12,7 +12,10 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 #: Besides the code packages: what a run reads from the project.
-PROJECT_FILES = ("exclude", "dvc.yaml", "params.yaml")
+PROJECT_FILES = ("exclude", "dvc.yaml", "params.yaml", ".dvcignore")
+#: Folders the pipeline fills; the files git tracks in them (a README, a .gitignore) come
+#: along, since stages hash these folders and a fresh clone has them.
+DATA_FOLDERS = ("concepts", "datasets", "models", "results")
 
 
 def code_packages(root: Path = ROOT) -> list[str]:
@@ -20,9 +23,34 @@ def code_packages(root: Path = ROOT) -> list[str]:
     return sorted(p.parent.name for p in root.glob("*/__init__.py") if p.parent.name != "tests")
 
 
+def stage_outputs(root: Path = ROOT) -> set[str]:
+    """Every path dvc.yaml's stages write (outs, metrics, plots), as written there."""
+    stages = yaml.safe_load((root / "dvc.yaml").read_text())["stages"]
+    return {next(iter(item)) if isinstance(item, dict) else item
+            for stage in stages.values() for kind in ("outs", "metrics", "plots") for item in stage.get(kind, [])}
+
+
+def tracked_data_files(root: Path = ROOT) -> list[str]:
+    """The files git tracks under :data:`DATA_FOLDERS` that no stage writes (paths relative to ``root``)."""
+    listed = subprocess.run(["git", "ls-files", "-z", "--", *DATA_FOLDERS], cwd=root, capture_output=True,
+                            text=True, check=True).stdout
+    return sorted(name for name in listed.split("\0") if name and name not in stage_outputs(root))
+
+
+def tracked_outputs(root: Path = ROOT) -> list[str]:
+    """The stage outputs git tracks (metrics kept out of the DVC cache): a run must rewrite them
+    byte for byte, or a fresh clone's run leaves git status dirty."""
+    listed = subprocess.run(["git", "ls-files", "-z"], cwd=root, capture_output=True, text=True, check=True).stdout
+    return sorted(name for name in listed.split("\0") if name in stage_outputs(root))
+
+
 def make_project(dest: Path, overrides: dict | None = None) -> Path:
-    """Copy the code, dvc.yaml and params.yaml into ``dest``, apply ``overrides``, git + dvc init."""
+    """Copy what a fresh clone has (the code, dvc.yaml, params.yaml, the data folders' tracked
+    files) into ``dest``, apply ``overrides``, git + dvc init."""
     dest.mkdir(parents=True, exist_ok=True)
+    for name in tracked_data_files():
+        (dest / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(ROOT / name, dest / name)
     for name in (*code_packages(), *PROJECT_FILES):
         src = ROOT / name
         if src.is_dir():
