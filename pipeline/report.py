@@ -36,6 +36,7 @@ from common.errors import PipelineError, stage_main
 from common.files import atomic_directory, atomic_write_json, atomic_write_text
 from common.params import load_params
 from reporting import html as html_report
+from reporting.params_text import params_values_text
 from reporting.findings import TEST_NAMES, check_coverage, decision_of, decision_text, metrics, recognised_classes
 from reporting.sections import build_sections, read_concept_maps, read_model_views
 from reporting.tables import format_class_table, format_p
@@ -118,7 +119,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         title=f"TCAV report: {', '.join(params.classes)}",
         rows=rows, classes=params.classes, bottlenecks=params.tcav.bottlenecks,
         decision_text=decision_text(decision), confidence=decision.confidence,
-        model_metrics=views.metrics, params_text=params_path.read_text(encoding="utf-8"), sections=sections,
+        model_metrics=views.metrics, params_text=params_values_text(params_path), sections=sections,
         notes=notes, truth=truth, accuracy_html=accuracy_html(accuracy, REAL_EFFECT) if accuracy else "",
         min_concept_images=params.tcav.min_concept_images,
     ))

@@ -383,6 +383,6 @@ def render(content: ReportContent) -> str:
       HOW_TO_READ.format(conf=content.confidence, decision=_e(content.decision_text)))}
 {''.join(sections)}
 <section id="scores-table"><h2>Scores table</h2>{scores_table(rows, content.classes)}</section>
-{fold("params", "Parameters of this run", "params.yaml as the run read it", f"<pre>{_e(content.params_text)}</pre>")}
+{fold("params", "Parameters of this run", "the values of params.yaml as the run read them (its comments are in the file)", f"<pre>{_e(content.params_text)}</pre>")}
 </main><script>{SCRIPT}</script></body></html>
 """
