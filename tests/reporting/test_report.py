@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import yaml
 from matplotlib.image import imread
 
 from common.files import npz_bytes
@@ -323,7 +324,9 @@ def test_a_class_the_model_does_not_recognise_is_never_significant(tmp_path: Pat
 
 def test_report_html_is_self_contained_and_escapes_params(project: Path):
     params = project / "params.yaml"
-    params.write_text(params.read_text(encoding="utf-8") + "# <script>alert('x')</script> & more\n", encoding="utf-8")
+    values = yaml.safe_load(params.read_text(encoding="utf-8"))  # the page shows values, not comments
+    values["crawl"]["queries"] = {values["classes"][0]: "<script>alert('x')</script> & more"}
+    params.write_text(yaml.safe_dump(values, sort_keys=False), encoding="utf-8")
     assert run_report(project) == 0
     page = (project / "results" / "report.html").read_text(encoding="utf-8")
     assert "<script>alert" not in page and "&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt; &amp; more" in page
