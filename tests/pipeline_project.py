@@ -30,18 +30,24 @@ def stage_outputs(root: Path = ROOT) -> set[str]:
             for stage in stages.values() for kind in ("outs", "metrics", "plots") for item in stage.get(kind, [])}
 
 
+def _git_files(root: Path, *paths: str) -> list[str]:
+    """The files git tracks under ``paths`` (all of them when none), relative to ``root``."""
+    listed = subprocess.run(["git", "ls-files", "-z", "--", *paths], cwd=root, capture_output=True, text=True,
+                            check=True).stdout
+    return [name for name in listed.split("\0") if name]
+
+
 def tracked_data_files(root: Path = ROOT) -> list[str]:
     """The files git tracks under :data:`DATA_FOLDERS` that no stage writes (paths relative to ``root``)."""
-    listed = subprocess.run(["git", "ls-files", "-z", "--", *DATA_FOLDERS], cwd=root, capture_output=True,
-                            text=True, check=True).stdout
-    return sorted(name for name in listed.split("\0") if name and name not in stage_outputs(root))
+    outputs = stage_outputs(root)
+    return sorted(name for name in _git_files(root, *DATA_FOLDERS) if name not in outputs)
 
 
 def tracked_outputs(root: Path = ROOT) -> list[str]:
     """The stage outputs git tracks (metrics kept out of the DVC cache): a run must rewrite them
     byte for byte, or a fresh clone's run leaves git status dirty."""
-    listed = subprocess.run(["git", "ls-files", "-z"], cwd=root, capture_output=True, text=True, check=True).stdout
-    return sorted(name for name in listed.split("\0") if name in stage_outputs(root))
+    outputs = stage_outputs(root)
+    return sorted(name for name in _git_files(root) if name in outputs)
 
 
 def make_project(dest: Path, overrides: dict | None = None) -> Path:
