@@ -36,15 +36,15 @@ from common.errors import PipelineError, stage_main
 from common.files import atomic_directory, atomic_write_json, atomic_write_text
 from common.params import load_params
 from reporting import html as html_report
-from reporting.params_text import params_values_text
 from reporting.findings import TEST_NAMES, check_coverage, decision_of, decision_text, metrics, recognised_classes
+from reporting.params_text import params_values_text
 from reporting.sections import build_sections, read_concept_maps, read_model_views
 from reporting.tables import format_class_table, format_p
-from tcavcore.records import read_runs, scores_csv, scores_json
 from reporting.truth import accuracy_html, accuracy_metrics, read_truth
 from tcavcore.accuracy import REAL_EFFECT, score_findings
 from tcavcore.confirmation import adjusted_insertion, apply_insertion
 from tcavcore.insertion_records import read_insertion
+from tcavcore.records import read_runs, scores_csv, scores_json
 from tcavcore.verdicts import mark_class_independent, mark_small_sets, summarise_runs
 
 log = logging.getLogger(__name__)
