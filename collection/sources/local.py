@@ -1,15 +1,20 @@
 """The ``local`` source: images from folders on this machine, under ``crawl.local_dir``.
 
 A class or concept ``name`` is read from ``<local_dir>/<query>/`` (the query defaults to the
-name), subfolders included, in name order. Random sets come either from
+name), subfolders included, in **content order** (by the SHA-256 of each file), and each image
+kept is stored under a content-hash name, as a download is (the manifest keeps the original
+path as its ``url``). So which images are kept, how they are split and every score depend on
+the images only, never on what the files are called: the same pictures under other names give
+the same results, byte for byte. Random sets come either from
 ``<local_dir>/random500_<i>/`` (one folder per set, if ``random500_0`` exists) or from one pool
 of diverse images, ``<local_dir>/<queries.random or "random">/`` (e.g. Caltech-256's
-``256_ObjectCategories``), shuffled with ``seed`` and dealt into the sets without overlap.
+``256_ObjectCategories``), shuffled with ``seed`` (from content order) and dealt into the sets without overlap.
 Every file goes through the same validation, cropping and duplicate removal as a download.
 """
 
 from __future__ import annotations
 
+import hashlib
 import zlib
 from pathlib import Path
 
@@ -40,6 +45,11 @@ def list_images_recursive(folder: Path) -> list[Path]:
         for p in folder.rglob("*")
         if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES and not any(part.startswith(".") for part in p.relative_to(folder).parts)
     )
+
+
+def content_order(paths: list[Path]) -> list[Path]:
+    """``paths`` sorted by the SHA-256 of their bytes (then by path, for identical files)."""
+    return sorted(paths, key=lambda p: (hashlib.sha256(p.read_bytes()).hexdigest(), p.as_posix()))
 
 
 def pooled_random(params) -> bool:
@@ -75,9 +85,10 @@ def check(requests, params) -> None:
 
 
 def fill(request, params, collector) -> None:
-    """Offer the images of the source folder, in name order (a random pool: in seeded order)."""
+    """Offer the images of the source folder in content order (a random pool: shuffled from it),
+    each under its content-hash name."""
     folder = source_folder(request, params)
-    paths = list_images_recursive(folder)
+    paths = content_order(list_images_recursive(folder))
     if request.kind == "random" and request.name == "random":
         rng = np.random.default_rng([params.seed, zlib.crc32(b"random-pool")])
         paths = [paths[i] for i in rng.permutation(len(paths))]
@@ -88,5 +99,4 @@ def fill(request, params, collector) -> None:
         key = path.relative_to(root).as_posix()
         if collector.seen(key):
             continue
-        name = "_".join(path.relative_to(folder).parts)
-        collector.offer(key, path.read_bytes(), name=name, url=path.resolve().as_uri())
+        collector.offer(key, path.read_bytes(), url=path.resolve().as_uri())

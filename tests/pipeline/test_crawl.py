@@ -3,6 +3,7 @@ cross-set leakage, clean user errors."""
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 import json
@@ -66,6 +67,17 @@ def snapshot(folder: Path) -> dict[str, bytes]:
 def error_lines(err: str) -> list[str]:
     assert "Traceback" not in err
     return [line for line in err.splitlines() if line.startswith("error:")]
+
+
+def stored(path: Path, suffix: str | None = None) -> str:
+    """The name a local image is kept under: its content hash, as a download's."""
+    suffix = suffix or {".jpeg": ".jpg"}.get(path.suffix.lower(), path.suffix.lower())
+    return hashlib.sha256(path.read_bytes()).hexdigest()[:16] + suffix
+
+
+def content_first(paths, count: int) -> list[Path]:
+    """The first ``count`` of ``paths`` in content order (what the local source keeps)."""
+    return sorted(paths, key=lambda p: hashlib.sha256(p.read_bytes()).hexdigest())[:count]
 
 
 def distinct_image(seed: int, size: int = 16) -> Image.Image:
@@ -193,18 +205,19 @@ def test_local_source_copies_images_only_and_at_most_the_count(tmp_path, local_d
     params = write_params(tmp_path, source="local", local_dir=str(local_dir), images_per_class=2)
     out = tmp_path / "raw"
     assert crawl.main(["classes", "--params", str(params), "--out", str(out)]) == 0
-    assert images(out / "fire") == ["img0.png", "img1.png"]  # first two by name; no .txt, no hidden file
-    assert (out / "fire" / "img1.png").read_bytes() == (local_dir / "fire" / "img1.png").read_bytes()
+    kept = content_first((local_dir / "fire").glob("img*.png"), 2)  # first two by content; no .txt, no hidden file
+    assert images(out / "fire") == sorted(stored(p) for p in kept)
+    assert all((out / "fire" / stored(p)).read_bytes() == p.read_bytes() for p in kept)
 
 
 def test_local_source_copies_concepts_and_random_sets(tmp_path, local_dir):
     params = write_params(tmp_path, source="local", local_dir=str(local_dir))
     assert crawl.main(["concept", "red", "--params", str(params), "--out", str(tmp_path / "red"), *earlier_folders(tmp_path)]) == 0
-    assert images(tmp_path / "red") == ["img0.png", "img1.png", "img2.png"]
+    assert images(tmp_path / "red") == sorted(stored(local_dir / "red" / f"img{i}.png") for i in range(3))
     assert crawl.main(["random", "--params", str(params), "--out", str(tmp_path / "random"), "--classes-dir", str(tmp_path / "raw")]) == 0
     assert files(tmp_path / "random") == ["random500_0", "random500_1"]
-    assert images(tmp_path / "random" / "random500_1") == ["img0.png", "img1.png", "img2.png"]
-    entry = manifest(tmp_path / "red")["images"]["img1.png"]
+    assert images(tmp_path / "random" / "random500_1") == sorted(stored(p) for p in (local_dir / "random500_1").iterdir())
+    entry = manifest(tmp_path / "red")["images"][stored(local_dir / "red" / "img1.png")]
     assert entry["url"] == (local_dir / "red" / "img1.png").resolve().as_uri()
     assert entry["origin"]["source"] == "local" and entry["fetched"]
 
@@ -341,14 +354,18 @@ def test_concepts_and_random_sets_never_repeat_a_class_image(tmp_path, local_dir
     raw, random_dir = tmp_path / "raw", tmp_path / "random"
     crawling.run("classes", params, raw)
     [r0, r1] = crawling.run("random", params, random_dir, classes_dir=raw)
-    assert images(random_dir / "random500_1") == ["img0.png", "img1.png", "img2.png"]
+    r1_dir = local_dir / "random500_1"
+    assert images(random_dir / "random500_1") == sorted(stored(r1_dir / f"img{i}.png") for i in range(3))
     assert r1.duplicates == {"exact": 2}
     dups = manifest(random_dir / "random500_1")["duplicates"]
-    assert {d["file"]: d["of"] for d in dups.values()} == {"again.png": "random500_0/img0.png", "klass.png": "fire/img2.png"}
+    assert {d["file"]: d["of"] for d in dups.values()} == {
+        stored(r1_dir / "again.png"): f"random500_0/{stored(local_dir / 'random500_0' / 'img0.png')}",
+        stored(r1_dir / "klass.png"): f"fire/{stored(local_dir / 'fire' / 'img2.png')}"}
     [red] = crawling.run("concept", params, tmp_path / "red", "red", classes_dir=raw, random_dir=random_dir)
-    assert images(tmp_path / "red") == ["img0.png", "img1.png", "img2.png"]
+    assert images(tmp_path / "red") == sorted(stored(local_dir / "red" / f"img{i}.png") for i in range(3))
     found = {d["file"]: (d["of"], d["kind"]) for d in manifest(tmp_path / "red")["duplicates"].values()}
-    assert found == {"copy.png": ("water/img1.png", "exact"), "near.jpg": ("grass/img1.png", "near")}
+    assert found == {stored(local_dir / "red" / "copy.png"): (f"water/{stored(local_dir / 'water' / 'img1.png')}", "exact"),
+                     stored(local_dir / "red" / "near.jpg"): (f"grass/{stored(local_dir / 'grass' / 'img1.png')}", "near")}
 
 
 def test_local_random_pool_is_dealt_into_disjoint_sets_the_same_way_every_time(tmp_path):
@@ -361,7 +378,7 @@ def test_local_random_pool_is_dealt_into_disjoint_sets_the_same_way_every_time(t
     assert [r.kept for r in reports] == [5, 5]
     sets = [set(images(tmp_path / "a" / f"random500_{i}")) for i in range(2)]
     assert not sets[0] & sets[1]
-    assert all(name.startswith(("000.cat_", "001.cat_", "002.cat_")) for name in sets[0] | sets[1])
+    assert sets[0] | sets[1] <= {stored(p) for p in (root / "caltech").rglob("*.png")}
     crawling.run("random", params, tmp_path / "b", classes_dir=tmp_path / "raw")
     assert {k: v for k, v in snapshot(tmp_path / "a").items() if not k.endswith(MANIFEST)} == {
         k: v for k, v in snapshot(tmp_path / "b").items() if not k.endswith(MANIFEST)
@@ -378,11 +395,36 @@ def test_local_images_are_normalised_and_renamed_to_their_stored_format(tmp_path
     rgba.crop((0, 0, 32, 20)).save(root / "fire" / "c.png")
     params = load_params(write_params(tmp_path, source="local", local_dir=str(root), images_per_class=3))
     crawling.run("classes", params, tmp_path / "raw")
-    entry = manifest(tmp_path / "raw" / "fire")["images"]["c.png"]
+    name = stored(root / "fire" / "c.png")
+    entry = manifest(tmp_path / "raw" / "fire")["images"][name]
     assert entry["conversions"] == ["RGBA composited on a white background", "centre-cropped 32x20 -> 20x20"]
-    with Image.open(tmp_path / "raw" / "fire" / "c.png") as image:
+    with Image.open(tmp_path / "raw" / "fire" / name) as image:
         assert image.mode == "RGB" and image.size == (20, 20)
         assert image.getpixel((3, 3)) == (255, 255, 255)  # fully transparent -> the fixed background
+
+
+def test_local_images_under_other_names_are_kept_identically(tmp_path, local_dir):
+    """Which images are kept, under which names, depends on the pictures only: the same files
+    renamed (and put in subfolders) give byte-identical class, concept and random folders."""
+    renamed = tmp_path / "renamed"
+    for path in sorted(local_dir.rglob("*.png")):
+        if path.name.startswith("."):
+            continue
+        digest = hashlib.md5(path.name.encode()).hexdigest()[:6]  # another name order
+        target = renamed / path.parent.name / f"sub{digest[0]}" / f"photo_{digest}_{path.stem}.png"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(path.read_bytes())
+    outputs = []
+    for root in (local_dir, renamed):
+        out = tmp_path / f"from-{root.name}"
+        out.mkdir()
+        params = load_params(write_params(out, source="local", local_dir=str(root), images_per_class=2,
+                                          images_per_concept=2))
+        crawling.run("classes", params, out / "raw")
+        crawling.run("random", params, out / "random", classes_dir=out / "raw")
+        crawling.run("concept", params, out / "red", "red", classes_dir=out / "raw", random_dir=out / "random")
+        outputs.append({k: v for k, v in snapshot(out).items() if not k.endswith((MANIFEST, "params.yaml"))})
+    assert outputs[0] == outputs[1] and len(outputs[0]) == 3 * 2 + 2 * 2 + 2
 
 
 def test_missing_params_file_is_a_clean_error(tmp_path, capsys):
