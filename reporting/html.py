@@ -142,7 +142,7 @@ itself cancels out); the mean difference, its interval and its p-value (correcte
 <code>insertion_*</code> columns.</p>
 <ul>
 <li><b>confirmed</b>: TCAV is significant and putting the concept in moves the class logit significantly
-the same way. On the built-in worlds these were right far more often than TCAV alone (colour world 0.99, texture world 0.83, over ten draws of the test), but not always (see the README's accuracy table).</li>
+the same way. On the built-in worlds these were right far more often than TCAV alone (colour world 0.99, texture world 0.86, over ten draws of the test), but not always (see the README's accuracy table).</li>
 <li><b>not confirmed</b>: TCAV is significant but the insertion test finds no effect: the direction
 scores differently from random directions, yet the concept's content does not measurably move the
 class. Often a direction the network grows more confident along whatever it predicts.</li>
