@@ -262,8 +262,9 @@ class Collector:
 
     # ------------------------------------------------------------------ screening
 
-    def _exclusion(self, file: str | None, hashes: ImageHashes) -> str | None:
-        entry = self.exclude.match(file, (hashes.sha256, hashes.source_sha256))
+    def _exclusion(self, file: str | None, hashes: ImageHashes, also_named: tuple[str, ...] = ()) -> str | None:
+        entry = next((hit for n in (file, *also_named) if (hit := self.exclude.match(n)) is not None), None)
+        entry = entry or self.exclude.match(None, (hashes.sha256, hashes.source_sha256))
         if entry is not None:
             return f"listed in {self.exclude.path} as {entry!r}"
         near = self._excluded_index.find(hashes)
@@ -291,12 +292,14 @@ class Collector:
 
     # ------------------------------------------------------------------ offering
 
-    def offer(self, key: str, data: bytes, *, name: str | None = None, url: str | None = None) -> bool:
+    def offer(self, key: str, data: bytes, *, name: str | None = None, url: str | None = None,
+              also_named: tuple[str, ...] = ()) -> bool:
         """Screen one candidate; store it and return True if it is kept.
 
         ``key`` identifies the candidate across runs; ``name`` is the file name to use (None:
         the first 16 hex digits of the download's SHA-256 and the suffix of its format);
-        ``url`` is recorded as where it came from.
+        ``url`` is recorded as where it came from; ``also_named``: other names the exclude
+        list may know the file by (a local file's own name).
         """
         if self.done or key in self._seen:
             return False
@@ -316,7 +319,7 @@ class Collector:
             return False
         hashes = hash_image(result.image, result.data, data)
         file = _file_name(name, result.suffix, hashes)
-        reason = self._exclusion(file, hashes)
+        reason = self._exclusion(file, hashes, also_named)
         if reason:
             self._record_excluded(key, url, file, hashes, reason)
             self._checkpoint()
@@ -409,9 +412,11 @@ class Dealer:
     def seen(self, key: str) -> bool:
         return any(c.seen(key) for c in self.collectors)
 
-    def offer(self, key: str, data: bytes, *, name: str | None = None, url: str | None = None) -> bool:
+    def offer(self, key: str, data: bytes, *, name: str | None = None, url: str | None = None,
+              also_named: tuple[str, ...] = ()) -> bool:
         target = self._current()
-        return target is not None and not self.seen(key) and target.offer(key, data, name=name, url=url)
+        return target is not None and not self.seen(key) and target.offer(key, data, name=name, url=url,
+                                                                          also_named=also_named)
 
     def fail(self, key: str, reason: str, *, url: str | None = None) -> None:
         target = self._current() or self.collectors[-1]

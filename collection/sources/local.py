@@ -8,7 +8,8 @@ the images only, never on what the files are called: the same pictures under oth
 the same results, byte for byte. Random sets come either from
 ``<local_dir>/random500_<i>/`` (one folder per set, if ``random500_0`` exists) or from one pool
 of diverse images, ``<local_dir>/<queries.random or "random">/`` (e.g. Caltech-256's
-``256_ObjectCategories``), shuffled with ``seed`` (from content order) and dealt into the sets without overlap.
+``256_ObjectCategories``), shuffled with ``seed`` (from content order) and dealt into the sets
+without overlap. An exclude list may name a local file by its own name or by its stored one.
 Every file goes through the same validation, cropping and duplicate removal as a download.
 """
 
@@ -99,4 +100,7 @@ def fill(request, params, collector) -> None:
         key = path.relative_to(root).as_posix()
         if collector.seen(key):
             continue
-        collector.offer(key, path.read_bytes(), url=path.resolve().as_uri())
+        # the exclude list may name the file as it is called here (or as the crawl named it
+        # before files were stored by content hash: subfolders joined by "_")
+        own = (path.name, "_".join(path.relative_to(folder).parts))
+        collector.offer(key, path.read_bytes(), url=path.resolve().as_uri(), also_named=own)

@@ -427,6 +427,19 @@ def test_local_images_under_other_names_are_kept_identically(tmp_path, local_dir
     assert outputs[0] == outputs[1] and len(outputs[0]) == 3 * 2 + 2 * 2 + 2
 
 
+def test_a_local_file_is_excluded_by_its_own_name_or_its_stored_name(tmp_path, local_dir):
+    (tmp_path / "exclude").mkdir()
+    (tmp_path / "exclude" / "fire.txt").write_text("img1.png  # the name it has in local_dir\n")
+    (tmp_path / "exclude" / "water.txt").write_text(f"{stored(local_dir / 'water' / 'img2.png')}\n")
+    params = load_params(write_params(tmp_path, source="local", local_dir=str(local_dir),
+                                      exclude_dir=str(tmp_path / "exclude")))
+    reports = crawling.run("classes", params, tmp_path / "raw")
+    assert [r.excluded for r in reports] == [1, 1, 0]
+    assert stored(local_dir / "fire" / "img1.png") not in images(tmp_path / "raw" / "fire")
+    assert stored(local_dir / "water" / "img2.png") not in images(tmp_path / "raw" / "water")
+    assert len(images(tmp_path / "raw" / "fire")) == len(images(tmp_path / "raw" / "water")) == 2
+
+
 def test_missing_params_file_is_a_clean_error(tmp_path, capsys):
     assert crawl.main(["random", "--params", str(tmp_path / "nope.yaml"), "--out", str(tmp_path / "r"), "--classes-dir", str(tmp_path / "raw")]) == 2
     [line] = error_lines(capsys.readouterr().err)
