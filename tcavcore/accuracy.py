@@ -62,14 +62,18 @@ def _is_true(value: Any) -> bool:
 
 def score_findings(rows: Sequence[Mapping[str, Any]], effects: Mapping[tuple[str, str], float],
                    insertion: Mapping[tuple[str, str], Mapping[str, float]], significance: float,
-                   threshold: float = REAL_EFFECT) -> dict[str, Counts]:
+                   threshold: float = REAL_EFFECT,
+                   random_bounds: Mapping[str, tuple[float, float]] | None = None) -> dict[str, Counts]:
     """Precision and recall counts of TCAV alone, the insertion test alone and both (confirmed).
 
     ``rows``: score rows (``target``, ``concept``, ``significant``, ``score_mean``; as read
     from ``scores.csv`` or as the report holds them). ``effects``: measured effect per (class,
-    concept). ``insertion``: per (class, concept) ``effect`` and ``p_adjusted``. Only pairs
+    concept). ``insertion``: per (class, concept) ``effect`` and ``p_adjusted``.
+    ``random_bounds``: per class, the random sets' prediction interval a confirmation must
+    clear (:func:`tcavcore.confirmation.random_interval`; none: no such check). Only pairs
     with a measured effect are scored.
     """
+    random_bounds = random_bounds or {}
     real = {key: (1 if effect > 0 else -1) for key, effect in effects.items() if abs(effect) >= threshold}
     counts = {kind: Counts(real=len(real)) for kind in KINDS}
     found: dict[str, set] = {"tcav": set(), "confirmed": set()}
@@ -82,7 +86,8 @@ def score_findings(rows: Sequence[Mapping[str, Any]], effects: Mapping[tuple[str
         kinds = ["tcav"]
         test = insertion.get(key)
         if test is not None and checked_verdict("raises class" if sign > 0 else "lowers class", test["effect"],
-                                                test["p_adjusted"], significance).endswith("(confirmed)"):
+                                                test["p_adjusted"], significance,
+                                                random_bounds.get(key[0])).endswith("(confirmed)"):
             kinds.append("confirmed")
         for kind in kinds:
             counts[kind].findings += 1

@@ -82,6 +82,10 @@ SUMMARY_KEYS: tuple[str, ...] = (
     "insertion_ci_high",
     "insertion_p",
     "insertion_p_adjusted",
+    # the prediction interval of a random set's insertion effect on the class: a confirmation
+    # needs the concept's effect beyond it
+    "insertion_random_low",
+    "insertion_random_high",
     "confirmed",
 )
 

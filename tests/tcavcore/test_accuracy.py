@@ -44,3 +44,13 @@ def test_counts_add_and_say_undefined_when_empty():
     total.add(Counts(findings=2, right=2, real=0, found=0))
     assert (total.findings, total.right, total.real, total.found) == (4, 3, 4, 1)
     assert math.isnan(Counts().precision) and "-" in Counts().text()
+
+
+def test_random_bounds_hold_back_confirmations_within_what_random_sets_do():
+    rows = [row("fire", "red", "conv3", 0.95), row("water", "blue", "conv3", 0.9)]
+    insertion = {("fire", "red"): {"effect": 0.4, "p_adjusted": 0.001},
+                 ("water", "blue"): {"effect": 0.3, "p_adjusted": 0.001}}
+    assert score_findings(rows, EFFECTS, insertion, 0.05)["confirmed"].right == 2
+    # a random set moves fire by up to 0.5: red's 0.4 is no evidence; water has no bounds
+    held = score_findings(rows, EFFECTS, insertion, 0.05, random_bounds={"fire": (-0.5, 0.5)})["confirmed"]
+    assert (held.findings, held.right, held.found) == (1, 1, 1)

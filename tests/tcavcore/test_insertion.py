@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from tcavcore import insertion as ins
-from tcavcore.confirmation import CONTRADICTED, LOWERS_CONFIRMED, RAISES_CONFIRMED, RAISES_UNCONFIRMED, \
-    apply_insertion, checked_verdict
+from tcavcore.confirmation import CONTRADICTED, LOWERS_CONFIRMED, LOWERS_UNCONFIRMED, RAISES_CONFIRMED, \
+    RAISES_UNCONFIRMED, apply_insertion, beyond_random, checked_verdict, random_interval, random_intervals
 
 SIZE = 16
 
@@ -157,3 +157,48 @@ def test_verdicts_follow_both_tests():
     apply_insertion(rows, {("a", "red"): {"effect": 0.3, "ci_low": 0.1, "ci_high": 0.5, "p": 0.001}}, 0.05, "holm")
     assert rows[0]["confirmed"] is True and rows[0]["verdict"] == RAISES_CONFIRMED
     assert rows[1]["confirmed"] is False and rows[1]["verdict"] == "lowers class" and math.isnan(rows[1]["insertion_p"])
+
+
+def test_the_random_interval_is_a_t_prediction_interval_of_one_more_set():
+    # effects 0.1, 0.2, 0.3: mean 0.2, sd 0.1; t(0.975, 2) = 4.3027; sqrt(1 + 1/3) = 1.1547
+    low, high = random_interval([0.1, 0.2, 0.3], 0.95)
+    assert math.isclose(high - 0.2, 4.302653 * 0.1 * math.sqrt(4 / 3), rel_tol=1e-5)
+    assert math.isclose(0.2 - low, high - 0.2)
+    narrower = random_interval([0.1, 0.2, 0.3], 0.8)
+    assert low < narrower[0] < narrower[1] < high
+    # too few finite effects: no interval, and then no comparison (every effect is beyond it)
+    assert all(math.isnan(b) for b in random_interval([0.4, math.nan], 0.95))
+    assert beyond_random(0.01, 1, random_interval([0.4], 0.95)) and beyond_random(0.01, 1, None)
+
+
+def test_random_intervals_are_per_class():
+    tests = {("a", "random500_5"): {"effect": 0.1}, ("a", "random500_6"): {"effect": 0.3},
+             ("b", "random500_5"): {"effect": -1.0}, ("b", "random500_6"): {"effect": -1.2}}
+    bounds = random_intervals(tests, 0.95)
+    assert set(bounds) == {"a", "b"}
+    assert math.isclose(sum(bounds["a"]) / 2, 0.2) and math.isclose(sum(bounds["b"]) / 2, -1.1)
+
+
+def test_a_confirmation_needs_the_effect_beyond_what_random_sets_do():
+    bounds = (-0.1, 0.5)
+    # significant and the right way, but no larger than a random set's effect: not confirmed
+    assert checked_verdict("raises class", 0.4, 0.001, 0.05, bounds) == RAISES_UNCONFIRMED
+    assert checked_verdict("raises class", 0.6, 0.001, 0.05, bounds) == RAISES_CONFIRMED
+    # a lowering must lie below the interval's low end
+    assert checked_verdict("lowers class", -0.05, 0.001, 0.05, bounds) == LOWERS_UNCONFIRMED
+    assert checked_verdict("lowers class", -0.3, 0.001, 0.05, bounds) == LOWERS_CONFIRMED
+    # the other way round stays contradicted, inside the interval or not
+    assert checked_verdict("raises class", -0.05, 0.001, 0.05, bounds) == CONTRADICTED
+    # NaN bounds (too few random sets): the insertion test alone decides
+    assert checked_verdict("raises class", 0.4, 0.001, 0.05, (math.nan, math.nan)) == RAISES_CONFIRMED
+
+
+def test_apply_insertion_writes_the_class_interval_and_uses_it():
+    rows = [{"target": "a", "concept": "red", "verdict": "raises class"},
+            {"target": "b", "concept": "red", "verdict": "raises class"}]
+    test = {"effect": 0.3, "ci_low": 0.1, "ci_high": 0.5, "p": 0.001}
+    apply_insertion(rows, {("a", "red"): test, ("b", "red"): test}, 0.05, "holm", {"a": (-0.2, 0.4)})
+    assert (rows[0]["insertion_random_low"], rows[0]["insertion_random_high"]) == (-0.2, 0.4)
+    assert rows[0]["verdict"] == RAISES_UNCONFIRMED and rows[0]["confirmed"] is False
+    # a class without random-set tests has NaN bounds and is judged on the insertion test alone
+    assert math.isnan(rows[1]["insertion_random_low"]) and rows[1]["confirmed"] is True
