@@ -237,6 +237,9 @@ class InsertionParams(_Strict):
     # How a concept (or random) image goes into the region: `scale` (the whole image shrunk
     # into it) or `crop` (a region-sized window at the image's own scale: patterns keep their size).
     fit: Literal["scale", "crop"] = "crop"
+    # A confirmation also needs the concept's effect beyond what random content does: outside
+    # the prediction interval (at tcav.confidence) of the held-out random sets' effects.
+    random_check: bool = True
 
 
 class TruthParams(_Strict):

@@ -7,7 +7,10 @@ scaled into a region and the class logit is compared with the same image with th
 interval and its p-value. The report stage adjusts the p-values over the run's (class,
 concept) family with ``tcav.correction`` and marks each TCAV finding confirmed, not
 confirmed or contradicted (so a change of correction or level recomputes nothing here).
-Forward passes only: a separate stage so that changing its params refits no CAV.
+The same test with each held-out random set (those not used as carriers) as the concept
+goes to ``results/tcav/insertion_random.csv``: what random content does, which a
+confirmation must exceed (``insertion.random_check``). Forward passes only: a separate
+stage so that changing its params refits no CAV.
 """
 
 from __future__ import annotations
@@ -53,12 +56,35 @@ def split_random_sets(randoms: dict[str, np.ndarray], carrier: str, count: int):
 def run_insertion(logits, label_to_id, classes: dict[str, np.ndarray], concepts: dict[str, np.ndarray],
                   randoms: dict[str, np.ndarray], config, *, seed: int) -> list[dict]:
     """Every (class, concept) test of the run (p-values as tested; the report adjusts them)."""
+    return _insertion_rows(logits, label_to_id, classes, concepts, randoms, config, seed)
+
+
+def held_out_random_sets(randoms: dict[str, np.ndarray], carrier: str) -> dict[str, np.ndarray]:
+    """The random sets tested as concepts, for :func:`run_random_insertion`: those not used as carriers."""
+    names = sorted(randoms)
+    if carrier == "class" or len(names) < 2:
+        return {name: randoms[name] for name in names}
+    return {name: randoms[name] for name in names[len(names) // 2:]}
+
+
+def run_random_insertion(logits, label_to_id, classes: dict[str, np.ndarray], randoms: dict[str, np.ndarray],
+                         config, *, seed: int) -> list[dict]:
+    """The same test with each held-out random set as the concept: what random content does to each class.
+
+    Its column ``concept`` names the random set. The report compares each concept's effect
+    with these (:func:`tcavcore.confirmation.random_interval`).
+    """
+    return _insertion_rows(logits, label_to_id, classes, held_out_random_sets(randoms, config.carrier), randoms,
+                           config, seed)
+
+
+def _insertion_rows(logits, label_to_id, classes, tested, randoms, config, seed) -> list[dict]:
     from tcavcore.insertion import insertion_test
 
     random_pool, carriers = split_random_sets(randoms, config.carrier, max(len(v) for v in classes.values()))
     rows = []
     for class_name, class_images in classes.items():
-        for concept, concept_images in concepts.items():
+        for concept, concept_images in tested.items():
             result = insertion_test(logits, class_images, label_to_id(class_name), concept_images, config,
                                     seed=seed, class_name=class_name, concept=concept, random_images=random_pool,
                                     carrier_images=carriers)
@@ -77,6 +103,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--processed", default="datasets/processed")
     parser.add_argument("--concepts", default="concepts")
     parser.add_argument("--out", default="results/tcav/insertion.csv")
+    parser.add_argument("--random-out", default="results/tcav/insertion_random.csv",
+                        help="the same test with each held-out random set as the concept")
     args = parser.parse_args(argv)
 
     params = load_params(args.params)
@@ -96,11 +124,21 @@ def main(argv: list[str] | None = None) -> int:
              len(classes), len(concepts), config.draws, config.fraction, config.placement, config.fit, config.control)
     rows = run_insertion(model.logits_batched, model.label_to_id, classes, concepts, randoms, config,
                          seed=params.seed)
+    random_rows = run_random_insertion(model.logits_batched, model.label_to_id, classes, randoms, config,
+                                       seed=params.seed)
     atomic_write_text(args.out, insertion_csv(rows))
+    atomic_write_text(args.random_out, insertion_csv(random_rows))
     for row in rows:
         log.info("  %-10s %-10s effect %+.3f [%+.3f, %+.3f]  p %.3g", row["target"], row["concept"],
                  row["effect"], row["ci_low"], row["ci_high"], row["p"])
-    log.info("insertion: %d tests written to %s", len(rows), args.out)
+    from tcavcore.confirmation import random_intervals
+
+    tests = {(row["target"], row["concept"]): row for row in random_rows}
+    for target, (low, high) in random_intervals(tests, params.tcav.confidence).items():
+        log.info("  %-10s a random set's effect: %+.3f to %+.3f (%g%% prediction interval over %d held-out sets)",
+                 target, low, high, 100 * params.tcav.confidence, sum(1 for key in tests if key[0] == target))
+    log.info("insertion: %d tests written to %s, %d random-set tests to %s", len(rows), args.out, len(random_rows),
+             args.random_out)
     return 0
 
 

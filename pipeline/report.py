@@ -42,7 +42,7 @@ from reporting.sections import build_sections, read_concept_maps, read_model_vie
 from reporting.tables import format_class_table, format_p
 from reporting.truth import accuracy_html, accuracy_metrics, read_truth
 from tcavcore.accuracy import REAL_EFFECT, score_findings
-from tcavcore.confirmation import adjusted_insertion, apply_insertion
+from tcavcore.confirmation import adjusted_insertion, apply_insertion, random_intervals
 from tcavcore.insertion_records import read_insertion
 from tcavcore.records import read_runs, scores_csv, scores_json
 from tcavcore.verdicts import mark_class_independent, mark_small_sets, summarise_runs
@@ -58,10 +58,30 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--history", required=True, help="the train stage's history")
     parser.add_argument("--views", required=True, help="the views stage's folder")
     parser.add_argument("--insertion", required=True, help="the insertion stage's tests")
+    parser.add_argument("--insertion-random", required=True,
+                        help="the insertion stage's tests of the held-out random sets")
     parser.add_argument("--truth", required=True, help="the truth stage's measured effects")
     parser.add_argument("--concept-maps", default=None, help="the concept_maps stage's arrays (optional)")
     parser.add_argument("--out", required=True, help="folder for scores, metrics, plots/ and report.html")
     return parser.parse_args(argv)
+
+
+def random_bounds_of(params, path: str) -> dict[str, tuple[float, float]]:
+    """Per class, the interval of a random set's insertion effect that a confirmation must clear.
+
+    Empty when ``insertion.random_check`` is off; a warning when a class has too few random
+    sets for an interval (its findings are then confirmed on the insertion test alone).
+    """
+    if not params.insertion.random_check:
+        log.info("insertion.random_check is off: a confirmation needs only a significant insertion effect")
+        return {}
+    bounds = random_intervals(read_insertion(path), params.tcav.confidence)
+    for name in params.classes:
+        low, high = bounds.get(name, (float("nan"),) * 2)
+        if not (low == low and high == high):  # NaN: fewer than two random-set tests
+            log.warning("warning: %s has fewer than two random-set insertion tests in %s: its findings are "
+                        "confirmed without the comparison with random content", name, path)
+    return bounds
 
 
 @stage_main
@@ -84,7 +104,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ValueError as error:
         raise PipelineError(f"{runs_path}: {error}") from None
     insertion = read_insertion(args.insertion)
-    apply_insertion(rows, insertion, significance, decision.correction)
+    bounds = random_bounds_of(params, args.insertion_random)
+    apply_insertion(rows, insertion, significance, decision.correction, bounds)
     for concept, bottleneck, _ in mark_class_independent(rows, params.classes):
         log.warning("warning: %s is significant the same way for every class at %s: class-independent, not "
                     "listed as evidence for any class", concept, bottleneck)
@@ -95,7 +116,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                     row["verdict"], row["n_concept"], row["n_random_images"], params.tcav.min_concept_images)
     truth = read_truth(args.truth)
     accuracy = score_findings(rows, {key: t["effect"] for key, t in truth.items()},
-                              adjusted_insertion(insertion, decision.correction), significance) if truth else None
+                              adjusted_insertion(insertion, decision.correction), significance,
+                              random_bounds=bounds) if truth else None
     if not truth:
         log.warning("this run has no known truth (%s is empty: its classes or concepts do not come from the "
                     "synthetic source); the insertion test is the only check of the findings", args.truth)
@@ -147,6 +169,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     log.info("%d findings confirmed by the insertion test, %d contradicted by it", summary["confirmed"],
              summary["contradicted"])
+    within = [row for row in rows if row["significant"] and not row["confirmed"]
+              and row["insertion_p_adjusted"] < significance
+              and (row["insertion_effect"] > 0) == (row["score_mean"] > 0.5)]
+    if within:
+        log.info("%d findings not confirmed although their insertion effect is significant: it is within what "
+                 "a random set does (insertion_random_low / _high in scores.csv)", len(within))
     for row in rows:
         if row["confirmed"]:
             log.info("  %s / %s at %s: %s (score %.2f, insertion effect %+.3f)", row["target"], row["concept"],

@@ -29,7 +29,7 @@ SCORE_COLUMNS = [
     "target", "concept", "bottleneck", "alpha", "verdict", "score_mean", "score_std", "score_ci_low", "score_ci_high",
     "random_mean", "random_std", "effect_size", "p_random", "p_random_adjusted", "p_half", "p_half_adjusted",
     "significant", "cav_learnable", "cav_accuracy", "cav_accuracy_std", "magnitude_mean", "n_random", "n_examples",
-    "n_concept", "n_random_images", "small_sets", "class_independent", "insertion_effect", "insertion_ci_low", "insertion_ci_high", "insertion_p", "insertion_p_adjusted", "confirmed",
+    "n_concept", "n_random_images", "small_sets", "class_independent", "insertion_effect", "insertion_ci_low", "insertion_ci_high", "insertion_p", "insertion_p_adjusted", "insertion_random_low", "insertion_random_high", "confirmed",
 ]  # fmt: skip
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 EXPECTED_CHARTS = [
@@ -128,8 +128,9 @@ def project(tmp_path: Path) -> Path:
     return tmp_path
 
 
-def write_checks(folder: Path) -> None:
-    """The insertion stage's table (the own colours raise their class, everything else nothing) and no truth."""
+def write_checks(folder: Path, random_effects=(-0.05, 0.0, 0.05)) -> None:
+    """The insertion stage's tables (the own colours raise their class, everything else nothing;
+    random sets move every class by ``random_effects``) and no truth."""
     from pipeline.insertion import insertion_csv
     from pipeline.truth import truth_csv
 
@@ -140,6 +141,10 @@ def write_checks(folder: Path) -> None:
             for t in CLASSES for c in CONCEPTS]
     (folder / "results" / "tcav").mkdir(parents=True, exist_ok=True)
     (folder / "results" / "tcav" / "insertion.csv").write_text(insertion_csv(rows))
+    randoms = [{"target": t, "concept": f"random500_{k + 5}", "control": "random", "carrier": "class",
+                "effect": effect, "ci_low": effect - 0.1, "ci_high": effect + 0.1, "p": 0.5, "n_images": 20, "draws": 4}
+               for t in CLASSES for k, effect in enumerate(random_effects)]
+    (folder / "results" / "tcav" / "insertion_random.csv").write_text(insertion_csv(randoms))
     (folder / "results" / "truth.csv").write_text(truth_csv([]))
 
 
@@ -153,6 +158,7 @@ def run_report(folder: Path) -> int:
             "--history", str(results / "train_history.csv"),
             "--views", str(results / "views"),
             "--insertion", str(results / "tcav" / "insertion.csv"),
+            "--insertion-random", str(results / "tcav" / "insertion_random.csv"),
             "--truth", str(results / "truth.csv"),
             "--out", str(results),
         ]
@@ -214,6 +220,29 @@ def test_report_writes_scores_metrics_and_charts(project: Path, capsys):
     log = capsys.readouterr().err
     assert "class fire" in log and "red" in log  # the per-class table
     assert str(results / "scores.csv") in log and str(results / "plots") in log and "tcav_metrics.json" in log
+
+
+def test_an_insertion_effect_within_what_random_sets_do_confirms_nothing(project: Path, capsys):
+    # random sets move every class by 0.2 to 0.6: the own colours' 0.4 is no evidence
+    write_checks(project, random_effects=(0.2, 0.4, 0.6))
+    assert run_report(project) == 0
+    with (project / "results" / "scores.csv").open(newline="", encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    significant = [r for r in rows if r["significant"] == "True"]
+    assert significant and not any(r["confirmed"] == "True" for r in rows)
+    own = [r for r in significant if (r["target"], r["concept"]) == ("fire", "red")]
+    assert own and all(r["verdict"] == "raises class (not confirmed)" for r in own)
+    assert all(float(r["insertion_random_low"]) < 0.4 < float(r["insertion_random_high"]) for r in rows)
+    assert "within what a random set does" in capsys.readouterr().err
+    # the check off: the same tables confirm the own colours again
+    params = yaml.safe_load((project / "params.yaml").read_text())
+    params.setdefault("insertion", {})["random_check"] = False
+    (project / "params.yaml").write_text(yaml.safe_dump(params))
+    assert run_report(project) == 0
+    with (project / "results" / "scores.csv").open(newline="", encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    assert any(r["confirmed"] == "True" for r in rows)
+    assert all(r["insertion_random_low"] == "" for r in rows)
 
 
 def test_rerun_is_byte_identical_and_drops_stale_charts(project: Path):
@@ -335,7 +364,8 @@ def test_report_html_is_self_contained_and_escapes_params(project: Path):
     assert page.count('src="data:image/png;base64,') == len(EXPECTED_CHARTS)
 
 
-@pytest.mark.parametrize("missing", ["views/confusion.json", "views/projections.npz", "train_history.csv", "metrics.json"])
+@pytest.mark.parametrize("missing", ["views/confusion.json", "views/projections.npz", "train_history.csv", "metrics.json",
+                                     "tcav/insertion_random.csv"])
 def test_missing_model_side_input_is_named_and_old_outputs_stay(project: Path, capsys, missing):
     old = project / "results" / "report.html"
     old.write_text("previous report", encoding="utf-8")
