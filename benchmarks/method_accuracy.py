@@ -25,6 +25,10 @@ Prints one table per world and one over both, and writes them as JSON with ``--j
 model, CAVs and TCAV scores unchanged; only which concept image goes where is drawn anew) and
 prints the spread of the confirmed findings' precision and recall over the K + 1 draws: how
 much of a table's figure is the luck of one draw.
+
+A confirmation also needs the insertion effect beyond the held-out random sets' prediction
+interval (``insertion.random_check``, as the pipeline does); ``--no-random-check`` scores
+without it.
 """
 
 from __future__ import annotations
@@ -87,11 +91,12 @@ def save_tables(path: Path, tables: dict) -> None:
                                 for variant, table in tables.items()}))
 
 
-def insertion_tables(project: Path, variants, seed_offset: int = 0) -> dict[str, dict[tuple[str, str], dict]]:
-    """Every insertion variant's tests on the project's model, keyed by (class, concept).
+def insertion_tables(project: Path, variants, seed_offset: int = 0) -> tuple[dict, dict]:
+    """Every insertion variant's tests on the project's model, keyed by (class, concept), and
+    its held-out random sets' tests (what random content does), keyed by (class, random set).
 
     ``seed_offset`` shifts the insertion test's seed only (another draw of the same test)."""
-    from pipeline.insertion import insertion_config, run_insertion
+    from pipeline.insertion import insertion_config, run_insertion, run_random_insertion
     from tcavcore.confirmation import adjusted_insertion
     from common.params import load_params
     from images.sets import load_image_sets
@@ -100,7 +105,7 @@ def insertion_tables(project: Path, variants, seed_offset: int = 0) -> dict[str,
     params = load_params(project / "params.yaml")
     classes, concepts, randoms = load_image_sets(params, project / "datasets" / "processed", project / "concepts")
     model = FrozenGraphWrapper(project / "models" / "frozen", [])
-    tables = {}
+    tables, random_tables = {}, {}
     for variant in variants:
         how, region, fit = variant.split(", ")
         control, carrier = how.split(" on ")
@@ -108,11 +113,23 @@ def insertion_tables(project: Path, variants, seed_offset: int = 0) -> dict[str,
                                      fraction=float(region), fit=fit)
         rows = run_insertion(model.logits_batched, model.label_to_id, classes, concepts, randoms, config,
                              seed=params.seed + seed_offset)
-        tables[variant] = adjusted_insertion({(r["target"], r["concept"]): {
-            "effect": r["effect"], "ci_low": r["ci_low"], "ci_high": r["ci_high"], "p": r["p"]} for r in rows},
-            params.tcav.correction)
+        tables[variant] = adjusted_insertion(keyed(rows), params.tcav.correction)
+        random_tables[variant] = keyed(run_random_insertion(model.logits_batched, model.label_to_id, classes,
+                                                            randoms, config, seed=params.seed + seed_offset))
     model.sess.close()
-    return tables
+    return tables, random_tables
+
+
+def keyed(rows: list[dict]) -> dict[tuple[str, str], dict]:
+    """Insertion rows as the report reads them: per (class, concept), effect, interval and p."""
+    return {(r["target"], r["concept"]): {key: r[key] for key in ("effect", "ci_low", "ci_high", "p")} for r in rows}
+
+
+def bounds_of(random_tables: dict, variant: str, confidence: float, check: bool) -> dict:
+    """Per class, the random sets' interval a confirmation must clear (none when not ``check``)."""
+    from tcavcore.confirmation import random_intervals
+
+    return random_intervals(random_tables[variant], confidence) if check else {}
 
 
 def main(argv: list[str]) -> int:
@@ -134,6 +151,10 @@ def main(argv: list[str]) -> int:
                         help="CAV options (tcav.cav_model/tcav.pooling) to compare (default: all)")
     parser.add_argument("--draw-seeds", type=int, default=0, metavar="K",
                         help="also redraw each variant's insertion test with K other seeds and print the spread")
+    parser.add_argument("--no-random-check", dest="random_check", action="store_false",
+                        help="confirm on a significant insertion effect alone (insertion.random_check: false)")
+    parser.add_argument("--confidence", type=float, default=0.95,
+                        help="level of the random sets' prediction interval (tcav.confidence; default 0.95)")
     parser.add_argument("--json", type=Path, help="also write the counts here")
     parser.add_argument("--keep", type=Path, help="keep the projects under this folder (reused when present)")
     args = parser.parse_args(argv)
@@ -157,10 +178,7 @@ def main(argv: list[str]) -> int:
                     set_params(project, {"tcav": {"cav_model": "linear", "pooling": "none"}})
                     run(["dvc", "repro"], project)
                 truth = {(r["class"], r["concept"]): float(r["effect"]) for r in read_csv(project / "results" / "truth.csv")}
-                tables = load_tables(saved / "insertion.json")
-                if any(v not in tables for v in VARIANTS):
-                    tables = {**tables, **insertion_tables(project, [v for v in VARIANTS if v not in tables])}
-                    save_tables(saved / "insertion.json", tables)
+                tables, random_tables = redrawn(project, saved, VARIANTS, 0)
                 print(f"{world} seed {seed}: pipeline + insertion variants in {time.perf_counter() - start:.0f} s",
                       flush=True)
                 for cav_model, pooling in cav_options:
@@ -172,13 +190,16 @@ def main(argv: list[str]) -> int:
                         kept.write_bytes((project / "results" / "scores.csv").read_bytes())
                     rows = read_csv(kept)
                     for variant in VARIANTS:
-                        counts = score_findings(rows, truth, tables[variant], 0.05, args.threshold)
+                        counts = score_findings(rows, truth, tables[variant], 0.05, args.threshold,
+                                                bounds_of(random_tables, variant, args.confidence, args.random_check))
                         results.setdefault(world, {}).setdefault(f"{cav_model}/{pooling}", {}).setdefault(variant, []) \
                             .append({name: dataclasses.asdict(c) for name, c in counts.items()})
                     for draw in range(args.draw_seeds + 1):
-                        drawn = tables if draw == 0 else redrawn(project, saved, VARIANTS, draw)
+                        drawn, drawn_random = redrawn(project, saved, VARIANTS, draw)
                         for variant in VARIANTS:
-                            counts = score_findings(rows, truth, drawn[variant], 0.05, args.threshold)["confirmed"]
+                            bounds = bounds_of(drawn_random, variant, args.confidence, args.random_check)
+                            counts = score_findings(rows, truth, drawn[variant], 0.05, args.threshold,
+                                                    bounds)["confirmed"]
                             spread.setdefault(world, {}).setdefault(f"{cav_model}/{pooling}", {}) \
                                 .setdefault(variant, {}).setdefault(draw, Counts()).add(counts)
                     print(f"  {cav_model}/{pooling}: {time.perf_counter() - start:.0f} s", flush=True)
@@ -191,14 +212,19 @@ def main(argv: list[str]) -> int:
     return 0
 
 
-def redrawn(project: Path, saved: Path, variants, draw: int) -> dict:
-    """The insertion tables of another draw (seed offset ``draw``), computed once and kept."""
-    path = saved / f"insertion-draw{draw}.json"
-    tables = load_tables(path)
-    if any(v not in tables for v in variants):
-        tables = {**tables, **insertion_tables(project, [v for v in variants if v not in tables], draw)}
+def redrawn(project: Path, saved: Path, variants, draw: int) -> tuple[dict, dict]:
+    """The insertion tables and random-set tables of a draw (seed offset ``draw``; 0: the
+    pipeline's own draw), computed once and kept under ``saved``."""
+    suffix = "" if draw == 0 else f"-draw{draw}"
+    path, random_path = saved / f"insertion{suffix}.json", saved / f"insertion-random{suffix}.json"
+    tables, random_tables = load_tables(path), load_tables(random_path)
+    missing = [v for v in variants if v not in tables or v not in random_tables]
+    if missing:
+        new, new_random = insertion_tables(project, missing, draw)
+        tables, random_tables = {**tables, **new}, {**random_tables, **new_random}
         save_tables(path, tables)
-    return tables
+        save_tables(random_path, random_tables)
+    return tables, random_tables
 
 
 def print_spread(spread: dict, args) -> None:
