@@ -80,8 +80,8 @@ OPEN_SECTIONS = ("classes", "heatmaps")
 GRID_SECTIONS = ("heatmaps",)
 
 LEGEND = """<p class="legend"><b>confirmed</b>: TCAV is significant and pasting the concept into images moves
-the class logit the same way · <b>not confirmed</b>: TCAV is significant, pasting does
-not measurably move it · <b>contradicted</b>: pasting moves it the other way · <b>class-independent</b>:
+the class logit the same way, and more than random content does · <b>not confirmed</b>: TCAV is
+significant, pasting does not measurably move it, or no more than random content · <b>contradicted</b>: pasting moves it the other way · <b>class-independent</b>:
 the same direction for every class, no evidence for one class. Details under "How to read this".</p>"""
 
 # Open a folded section a link points to; sort the scores by a clicked column (numbers
@@ -139,13 +139,20 @@ concept causes the class in the world. Swap in your own concept folders to test 
 pasted into a region of carrier images (random-set images by default, <code>insertion.carrier</code>) and the
 class logit is compared with the same images with a <i>control</i> in exactly the same region (the pasting
 itself cancels out); the mean difference, its interval and its p-value (corrected over the run) are the
-<code>insertion_*</code> columns.</p>
+<code>insertion_*</code> columns. The same test is run with each held-out random set pasted as if it
+were a concept: any window of content moves a class a little, and <code>insertion_random_low</code> /
+<code>_high</code> are where a new random set's effect falls (a prediction interval at
+<code>tcav.confidence</code>); a concept is only evidence when its effect lies beyond it
+(<code>insertion.random_check</code>), as a TCAV score is only evidence when it differs from random directions.</p>
 <ul>
 <li><b>confirmed</b>: TCAV is significant and putting the concept in moves the class logit significantly
-the same way. On the built-in worlds these were right far more often than TCAV alone (colour world 0.99, texture world 0.86, over ten draws of the test), but not always (see the README's accuracy table).</li>
-<li><b>not confirmed</b>: TCAV is significant but the insertion test finds no effect: the direction
-scores differently from random directions, yet the concept's content does not measurably move the
-class. Often a direction the network grows more confident along whatever it predicts.</li>
+the same way, beyond what a random set does. On the built-in worlds these were right far more often than
+TCAV alone (colour world 1.00, texture world 0.91, over ten draws of the test and three seeds), but not
+always, and they find fewer than half of the real effects (see the README's accuracy table).</li>
+<li><b>not confirmed</b>: TCAV is significant but the insertion test finds no effect, or one no larger
+than random content has: the direction scores differently from random directions, yet the concept's
+content does not measurably move the class. Often a direction the network grows more confident along
+whatever it predicts. Not a proof of no effect: a real dependence can be too weak in a pasted window.</li>
 <li><b>contradicted</b>: the insertion test finds a significant effect in the opposite direction.</li>
 <li>What neither test can say: TCAV reads one layer of one trained model; the insertion test reads
 what pasting a small window of the concept's <i>images</i> does, which includes everything else those
