@@ -245,6 +245,16 @@ def test_an_insertion_effect_within_what_random_sets_do_confirms_nothing(project
     assert all(r["insertion_random_low"] == "" for r in rows)
 
 
+def test_with_one_random_set_held_out_the_report_says_there_is_no_comparison(project: Path, capsys):
+    write_checks(project, random_effects=(0.6,))  # one set: no interval, the insertion test alone decides
+    assert run_report(project) == 0
+    log = capsys.readouterr().err
+    assert "fire has fewer than two random-set insertion tests" in log and "insertion_random.csv" in log
+    with (project / "results" / "scores.csv").open(newline="", encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    assert any(r["confirmed"] == "True" for r in rows) and all(r["insertion_random_low"] == "" for r in rows)
+
+
 def test_rerun_is_byte_identical_and_drops_stale_charts(project: Path):
     stale = project / "results" / "plots" / "tcav_removed_class.png"
     stale.parent.mkdir(parents=True)
