@@ -1,0 +1,175 @@
+"""The scene test on toy models whose class logit is known in closed form, and how its reading
+combines with the insertion test's into a verdict."""
+
+import math
+
+import numpy as np
+import pytest
+
+from tcavcore import scene
+from tcavcore.confirmation import CONTRADICTED, LOWERS_CONFIRMED, LOWERS_UNCONFIRMED, RAISES_CONFIRMED, \
+    RAISES_UNCONFIRMED, Checks, Reading, apply_checks, checked_verdict
+
+SIZE = 20
+
+
+def redness_logits(images: np.ndarray) -> np.ndarray:
+    """Class 0's logit is the image's mean redness (R - (G+B)/2) x 10; class 1's its negative."""
+    red = (images[..., 0] - 0.5 * (images[..., 1] + images[..., 2])).mean(axis=(1, 2)) * 10
+    return np.stack([red, -red], axis=1)
+
+
+def object_logits(images: np.ndarray) -> np.ndarray:
+    """Class 0 looks only at the top-left quarter (its 'object'): the brightness contrast there."""
+    quarter = images[:, : SIZE // 2, : SIZE // 2].mean(axis=-1)
+    contrast = quarter.std(axis=(1, 2)) * 10
+    return np.stack([contrast, -contrast], axis=1)
+
+
+def noise(n, seed, low=0.3, high=0.7):
+    return (np.random.default_rng(seed).random((n, SIZE, SIZE, 3)) * (high - low) + low).astype(np.float32)
+
+
+def solid(colour, n=5):
+    return np.broadcast_to(np.asarray(colour, np.float32), (n, SIZE, SIZE, 3)).copy()
+
+
+def test_soft_disc_is_one_at_the_centre_zero_at_the_corners_and_symmetric():
+    disc = scene.soft_disc(12)[..., 0]
+    assert disc.shape == (12, 12)
+    assert disc[5:7, 5:7].min() == 1.0 and disc[0, 0] == 0.0 and disc[-1, -1] == 0.0
+    assert np.allclose(disc, disc.T) and np.allclose(disc, disc[::-1]) and np.all((0 <= disc) & (disc <= 1))
+    # the weight falls from the centre outwards along a row
+    assert np.all(np.diff(disc[6, 6:]) <= 0)
+
+
+def test_paste_blob_blends_inside_the_box_and_leaves_the_rest():
+    image = noise(1, 0)[0]
+    content = np.ones((8, 8, 3), np.float32)
+    weight = scene.soft_disc(8)
+    out = scene.paste_blob(image, content, (3, 5, 8), weight)
+    outside = np.ones((SIZE, SIZE), bool)
+    outside[3:11, 5:13] = False
+    assert np.array_equal(out[outside], image[outside])
+    assert np.allclose(out[7, 9], 1.0)            # the disc's centre: all content
+    assert np.allclose(out[3, 5], image[3, 5])    # the box's corner: all image
+    expected = weight * content + (1 - weight) * image[3:11, 5:13]
+    assert np.allclose(out[3:11, 5:13], expected)
+
+
+def test_grid_boxes_lie_inside_the_image_and_cover_it():
+    boxes = scene.grid_boxes(SIZE, SIZE, 8)
+    assert np.all(boxes[:, 0] + 8 <= SIZE) and np.all(boxes[:, 1] + 8 <= SIZE) and np.all(boxes[:, 2] == 8)
+    assert boxes[:, 0].min() == 0 and boxes[:, 1].min() == 0
+    assert boxes[:, 0].max() >= SIZE - 8 - 2 and boxes[:, 1].max() >= SIZE - 8 - 2  # a step of 0.2 x 8 = 2 px
+
+
+def test_blobs_go_where_blurring_does_not_move_the_class():
+    """The class looks at the top-left quarter only: every blob avoids it."""
+    images = noise(6, 1, 0.0, 1.0)
+    side = scene.region_side(0.3, SIZE, SIZE)
+    boxes = scene.grid_boxes(SIZE, SIZE, side)
+    changes = scene.blur_changes(object_logits, images, 0, boxes)
+    assert changes.shape == (6, len(boxes))
+    chosen = scene.background_boxes(np.random.default_rng(0), boxes, changes, draws=5)
+    assert chosen.shape == (6, 5, 3)
+    half = SIZE // 2
+    overlaps = (chosen[..., 0] < half) & (chosen[..., 1] < half)
+    assert not overlaps.any()
+    # blurring inside the quarter does change the logit: the scan sees the object
+    inside = (boxes[:, 0] + side <= half) & (boxes[:, 1] + side <= half)
+    assert changes[:, inside].min() > changes[:, ~inside & ((boxes[:, 0] >= half) | (boxes[:, 1] >= half))].max()
+
+
+def test_a_red_concept_raises_the_red_class_against_grey_random_sets():
+    images = noise(8, 2)
+    sources = {"red": solid([1, 0, 0]), "random_a": noise(6, 3), "random_b": noise(6, 4), "random_c": noise(6, 5)}
+    config = scene.SceneConfig(fraction=0.4, draws=3)
+    per_image = scene.scene_logits(redness_logits, images, 0, sources, config, seed=1)
+    assert set(per_image) == set(sources) and all(v.shape == (8,) for v in per_image.values())
+    concepts, randoms = scene.scene_results(per_image, ["red"], ["random_a", "random_b", "random_c"])
+    red = concepts["red"]
+    assert red.effect > 0.3 and red.ci_low > 0 and red.p_value < 1e-3 and red.n_images == 8
+    # each random set against the others: nothing to speak of
+    assert set(randoms) == {"random_a", "random_b", "random_c"}
+    assert all(abs(r.effect) < red.effect / 5 for r in randoms.values())
+    # the same red blob lowers the other class by as much
+    down = scene.scene_results(scene.scene_logits(redness_logits, images, 1, sources, config, seed=1), ["red"], ["random_a", "random_b"])[0]["red"]
+    assert math.isclose(down.effect, -scene.scene_results(per_image, ["red"], ["random_a", "random_b"])[0]["red"].effect,
+                        rel_tol=1e-5)
+
+
+def test_every_source_is_pasted_in_the_same_places_and_its_windows_depend_on_its_name_only():
+    images = noise(5, 6)
+    config = scene.SceneConfig(fraction=0.3, draws=2)
+    # two constant sources: any window of them is the same, so only the places could differ
+    both = scene.scene_logits(redness_logits, images, 0, {"red": solid([1, 0, 0]), "also_red": solid([1, 0, 0])},
+                              config, seed=3)
+    assert np.array_equal(both["red"], both["also_red"])
+    # nor on the order of the class images or of a source's images (content order, content seeds)
+    mixed = noise(4, 7)
+    shuffled = scene.scene_logits(redness_logits, images[::-1], 0, {"renamed": mixed[::-1]}, config, seed=3)
+    plain = scene.scene_logits(redness_logits, images, 0, {"mixed": mixed}, config, seed=3)
+    assert np.array_equal(shuffled["renamed"], plain["mixed"])
+    # a source's answer does not depend on which other sources are tested alongside
+    alone = scene.scene_logits(redness_logits, images, 0, {"mixed": noise(4, 7)}, config, seed=3)
+    with_others = scene.scene_logits(redness_logits, images, 0, {"red": solid([1, 0, 0]), "mixed": noise(4, 7)},
+                                     config, seed=3)
+    assert np.array_equal(alone["mixed"], with_others["mixed"])
+    again = scene.scene_logits(redness_logits, images, 0, {"mixed": noise(4, 7)}, config, seed=3)
+    assert np.array_equal(alone["mixed"], again["mixed"])
+
+
+def test_without_random_sets_there_is_nothing_to_compare_with():
+    with pytest.raises(ValueError, match="random set"):
+        scene.scene_results({"red": np.zeros(3)}, ["red"], [])
+    concepts, randoms = scene.scene_results({"red": np.ones(3), "r": np.zeros(3)}, ["red"], ["r"])
+    assert concepts["red"].effect == 1.0 and randoms == {}  # one random set: no interval of random effects
+
+
+def test_bad_settings_are_refused():
+    with pytest.raises(ValueError, match="fraction"):
+        scene.SceneConfig(fraction=1.0)
+    with pytest.raises(ValueError, match="draws"):
+        scene.SceneConfig(draws=0)
+
+
+# --------------------------------------------------------------------------- the two tests in one verdict
+
+
+def scene_reading(effect, p_adjusted=0.001, bounds=None, min_effect=0.5):
+    return Reading(effect, p_adjusted, bounds, min_effect)
+
+
+def test_either_test_confirms_and_either_contradicts():
+    agrees, silent = Reading(0.4, 0.001), Reading(0.01, 0.6)
+    assert checked_verdict("raises class", 0.05, agrees, scene_reading(0.1)) == RAISES_CONFIRMED
+    assert checked_verdict("lowers class", 0.05, silent, scene_reading(-0.8)) == LOWERS_CONFIRMED
+    assert checked_verdict("lowers class", 0.05, None, scene_reading(-0.8)) == LOWERS_CONFIRMED
+    # the scene test against the finding, at least min_effect: contradicted, whatever the insertion test says
+    assert checked_verdict("raises class", 0.05, agrees, scene_reading(-0.7)) == CONTRADICTED
+    # under min_effect the scene test says nothing either way
+    assert checked_verdict("raises class", 0.05, agrees, scene_reading(-0.3)) == RAISES_CONFIRMED
+    assert checked_verdict("lowers class", 0.05, silent, scene_reading(-0.3)) == LOWERS_UNCONFIRMED
+    # not significant, or not beyond its random sets: no confirmation
+    assert checked_verdict("lowers class", 0.05, silent, scene_reading(-0.8, 0.2)) == LOWERS_UNCONFIRMED
+    assert checked_verdict("lowers class", 0.05, silent, scene_reading(-0.8, bounds=(-0.9, 0.1))) == LOWERS_UNCONFIRMED
+    assert checked_verdict("raises class", 0.05, silent, scene_reading(0.1)) == RAISES_UNCONFIRMED
+
+
+def test_apply_checks_writes_both_tests_and_who_confirmed():
+    test = {"effect": -0.9, "ci_low": -1.2, "ci_high": -0.6, "p": 0.0001}
+    rows = [{"target": "a", "concept": "blue", "verdict": "lowers class"},
+            {"target": "a", "concept": "red", "verdict": "raises class"},
+            {"target": "b", "concept": "blue", "verdict": "lowers class"}]
+    checks = Checks.of({("a", "blue"): {**test, "effect": -0.3}, ("a", "red"): {**test, "effect": 0.3},
+                        ("b", "blue"): {**test, "effect": 0.01, "p": 0.9}}, "holm",
+                       scene={("a", "blue"): test, ("a", "red"): {**test, "effect": 0.2},
+                              ("b", "blue"): test}, scene_bounds={"a": (-0.2, 0.2)}, min_effect=0.5)
+    apply_checks(rows, checks, 0.05)
+    assert rows[0]["confirmed_by"] == "insertion and scene" and rows[0]["scene_effect"] == -0.9
+    assert (rows[0]["scene_random_low"], rows[0]["scene_random_high"]) == (-0.2, 0.2)
+    assert rows[1]["confirmed_by"] == "insertion" and rows[1]["verdict"] == RAISES_CONFIRMED
+    assert rows[2]["confirmed_by"] == "scene" and math.isnan(rows[2]["scene_random_low"])
+    assert all(r["confirmed"] for r in rows)
+    assert math.isclose(rows[0]["scene_p_adjusted"], 0.0003)  # Holm over the three scene tests
