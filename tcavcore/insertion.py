@@ -49,6 +49,7 @@ any function from such a batch to logits. Forward passes only.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import math
 import zlib
 from dataclasses import dataclass
@@ -109,6 +110,21 @@ class InsertionResult:
 def draw_rng(seed: int, *names: str) -> np.random.Generator:
     """A random stream that depends only on ``seed`` and ``names``."""
     return np.random.default_rng([seed, *(zlib.crc32(name.encode("utf-8")) for name in names)])
+
+
+def in_content_order(images: np.ndarray) -> np.ndarray:
+    """``images`` sorted by the SHA-256 of each image's bytes: the same array whatever its files were
+    called or listed as, so that draws from it do not depend on names."""
+    images = np.ascontiguousarray(images)
+    keys = [hashlib.sha256(memoryview(image).cast("B")).hexdigest() for image in images]
+    return images[np.argsort(keys, kind="stable")]
+
+
+def content_name(images: np.ndarray) -> str:
+    """A name for seeding draws from a set of images: its content fingerprint (order and names aside)."""
+    from tcavcore.cav import set_fingerprint
+
+    return set_fingerprint(images)[:16]
 
 
 def region_boxes(rng: np.random.Generator, count: int, height: int, width: int, fraction: float,
