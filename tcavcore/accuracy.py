@@ -1,4 +1,4 @@
-"""How often are a run's findings right? TCAV, the insertion test and both, scored against a known truth.
+"""How often are a run's findings right? TCAV, each intervention test and confirmed findings, against a known truth.
 
 The truth (``truth.csv``, :mod:`worlds.truth`) is the model's measured dependence on each
 (class, concept): the mean change of the class logit when the concept is put into the same
@@ -8,7 +8,7 @@ direction. Then, for each kind of finding:
 - **precision**: the share of findings whose direction is that of a real effect (a finding
   about a (class, concept) with no real effect, or the wrong way round, is wrong);
 - **recall**: the share of real effects found in their direction (TCAV and confirmed
-  findings: at some layer; the insertion test has one test per (class, concept)).
+  findings: at some layer; the insertion and scene tests have one test per (class, concept)).
 
 The same function scores one run for the report and every configuration for
 ``benchmarks/method_accuracy.py``.
@@ -20,11 +20,11 @@ import dataclasses
 import math
 from typing import Any, Mapping, Sequence
 
-from tcavcore.confirmation import checked_verdict
+from tcavcore.confirmation import Checks, checked_verdict
 
 #: |measured effect| (logit) from which an effect counts as real; fixed before measuring.
 REAL_EFFECT = 0.5
-KINDS = ("tcav", "insertion", "confirmed")
+KINDS = ("tcav", "insertion", "scene", "confirmed")
 
 
 @dataclasses.dataclass
@@ -60,20 +60,16 @@ def _is_true(value: Any) -> bool:
     return value is True or str(value) == "True"
 
 
-def score_findings(rows: Sequence[Mapping[str, Any]], effects: Mapping[tuple[str, str], float],
-                   insertion: Mapping[tuple[str, str], Mapping[str, float]], significance: float,
-                   threshold: float = REAL_EFFECT,
-                   random_bounds: Mapping[str, tuple[float, float]] | None = None) -> dict[str, Counts]:
-    """Precision and recall counts of TCAV alone, the insertion test alone and both (confirmed).
+def score_findings(rows: Sequence[Mapping[str, Any]], effects: Mapping[tuple[str, str], float], checks: Checks,
+                   significance: float, threshold: float = REAL_EFFECT) -> dict[str, Counts]:
+    """Precision and recall counts of TCAV alone, each test alone, and confirmed findings.
 
     ``rows``: score rows (``target``, ``concept``, ``significant``, ``score_mean``; as read
     from ``scores.csv`` or as the report holds them). ``effects``: measured effect per (class,
-    concept). ``insertion``: per (class, concept) ``effect`` and ``p_adjusted``.
-    ``random_bounds``: per class, the random sets' prediction interval a confirmation must
-    clear (:func:`tcavcore.confirmation.random_interval`; none: no such check). Only pairs
-    with a measured effect are scored.
+    concept). ``checks``: the run's tests (:class:`tcavcore.confirmation.Checks`); a test
+    alone counts as a finding when it is significant (the scene test: and at least
+    ``checks.min_effect``), in its own direction. Only pairs with a measured effect are scored.
     """
-    random_bounds = random_bounds or {}
     real = {key: (1 if effect > 0 else -1) for key, effect in effects.items() if abs(effect) >= threshold}
     counts = {kind: Counts(real=len(real)) for kind in KINDS}
     found: dict[str, set] = {"tcav": set(), "confirmed": set()}
@@ -84,22 +80,22 @@ def score_findings(rows: Sequence[Mapping[str, Any]], effects: Mapping[tuple[str
         sign = 1 if float(row["score_mean"]) > 0.5 else -1
         right = real.get(key) == sign
         kinds = ["tcav"]
-        test = insertion.get(key)
-        if test is not None and checked_verdict("raises class" if sign > 0 else "lowers class", test["effect"],
-                                                test["p_adjusted"], significance,
-                                                random_bounds.get(key[0])).endswith("(confirmed)"):
+        insertion, scene = checks.readings(*key)
+        if checked_verdict("raises class" if sign > 0 else "lowers class", significance, insertion,
+                           scene).endswith("(confirmed)"):
             kinds.append("confirmed")
         for kind in kinds:
             counts[kind].findings += 1
             counts[kind].right += right
             if right:
                 found[kind].add(key)
-    for key, test in insertion.items():
-        if key in effects and test["p_adjusted"] < significance:
-            right = real.get(key) == (1 if test["effect"] > 0 else -1)
-            counts["insertion"].findings += 1
-            counts["insertion"].right += right
-            counts["insertion"].found += right
+    for kind, table, floor in (("insertion", checks.insertion, 0.0), ("scene", checks.scene, checks.min_effect)):
+        for key, test in table.items():
+            if key in effects and test["p_adjusted"] < significance and abs(test["effect"]) >= floor:
+                right = real.get(key) == (1 if test["effect"] > 0 else -1)
+                counts[kind].findings += 1
+                counts[kind].right += right
+                counts[kind].found += right
     for kind, keys in found.items():
         counts[kind].found = len(keys)
     return counts

@@ -1,21 +1,31 @@
-"""A TCAV finding checked by the insertion test: confirmed, not confirmed or contradicted.
+"""A TCAV finding checked by intervention: confirmed, not confirmed or contradicted.
 
-TCAV says that a concept's direction scores differently from random directions; the insertion
-test (:mod:`tcavcore.insertion`) says whether putting the concept's content into the class's
-images moves the class logit. A finding is **confirmed** when TCAV is significant, the
-insertion effect is significant (after its own correction over the run) in the same
-direction, and it lies beyond what random content does: outside, on the finding's side, the
-prediction interval of the same test run with each held-out random set as the "concept"
-(:func:`random_interval`; the insertion stage's ``insertion_random.csv``). It is the
-insertion analogue of TCAV's own comparison with random directions: any window of content
-moves a class a little, and a concept is only evidence when it moves it more than a new
-random set would. **Contradicted** when the insertion effect is significant the other way;
-**not confirmed** otherwise (no measurable insertion effect, or none beyond random content).
+TCAV says that a concept's direction scores differently from random directions; two tests on
+images say whether putting the concept's content into pictures moves the class logit:
+
+- the **insertion test** (:mod:`tcavcore.insertion`): a window of the concept on random images,
+  where the class is absent, against the images' own content moved there. It *agrees* with a
+  finding when its effect is significant (after its own correction over the run) in the same
+  direction and lies beyond what random content does: outside, on the finding's side, the
+  prediction interval of the same test run with each held-out random set as the "concept"
+  (:func:`random_interval`; the insertion stage's ``insertion_random.csv``), the insertion
+  analogue of TCAV's own comparison with random directions.
+- the **scene test** (:mod:`tcavcore.scene`): a blob of the concept on the background of the
+  class's own images against blobs of random content in the same places. It agrees when its
+  effect is significant the same way, beyond its random sets' interval, **and at least
+  ``min_effect`` logit in size** (``insertion.min_effect``: the size the accuracy tables call a
+  real effect; the scene test's effects are on the truth's scale, the insertion test's are not).
+
+A test *contradicts* a finding when its effect is significant the other way (for the scene
+test: and at least ``min_effect``). A finding is **contradicted** when either test
+contradicts it, **confirmed** when neither does and at least one agrees, **not confirmed**
+otherwise. Each test is a family of its own, corrected over the run's (class, concept) pairs.
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass, field
 from typing import Any, Mapping, Sequence
 
 import numpy as np
@@ -29,19 +39,79 @@ LOWERS_UNCONFIRMED = f"{LOWERS} (not confirmed)"
 CONTRADICTED = "contradicted"
 CHECKED_VERDICTS = (RAISES_CONFIRMED, RAISES_UNCONFIRMED, LOWERS_CONFIRMED, LOWERS_UNCONFIRMED, CONTRADICTED)
 
-#: Columns the check adds to every summary row.
+#: Columns the checks add to every summary row.
 INSERTION_KEYS = ("insertion_effect", "insertion_ci_low", "insertion_ci_high", "insertion_p",
-                  "insertion_p_adjusted", "insertion_random_low", "insertion_random_high", "confirmed")
+                  "insertion_p_adjusted", "insertion_random_low", "insertion_random_high",
+                  "scene_effect", "scene_ci_low", "scene_ci_high", "scene_p", "scene_p_adjusted",
+                  "scene_random_low", "scene_random_high", "confirmed", "confirmed_by")
+#: ``confirmed_by`` values: which test agreed with a confirmed finding.
+BY_INSERTION, BY_SCENE, BY_BOTH = "insertion", "scene", "insertion and scene"
 
 #: Status of a finding, for charts: confirmed, unconfirmed, contradicted, or none (not significant).
 STATUS_CONFIRMED, STATUS_UNCONFIRMED, STATUS_CONTRADICTED = "confirmed", "unconfirmed", "contradicted"
 
 
 def empty_columns() -> dict[str, Any]:
-    """The insertion columns of a row that has no insertion test."""
-    return {"insertion_effect": math.nan, "insertion_ci_low": math.nan, "insertion_ci_high": math.nan,
-            "insertion_p": math.nan, "insertion_p_adjusted": math.nan, "insertion_random_low": math.nan,
-            "insertion_random_high": math.nan, "confirmed": False}
+    """The check columns of a row that has no test."""
+    return {**{key: math.nan for key in INSERTION_KEYS}, "confirmed": False, "confirmed_by": ""}
+
+
+@dataclass(frozen=True)
+class Reading:
+    """One test of a (class, concept) as a verdict reads it.
+
+    ``bounds``: the class's :func:`random_interval` the effect must clear (None or NaN: no
+    comparison with random content); ``min_effect``: the smallest |effect| that counts either
+    way (0 for the insertion test).
+    """
+
+    effect: float
+    p_adjusted: float
+    bounds: tuple[float, float] | None = None
+    min_effect: float = 0.0
+
+    def says(self, sign: int, significance: float) -> int:
+        """+1 when it agrees with a finding of direction ``sign`` (+1 raises, -1 lowers), -1 when it
+        contradicts it, 0 when it says neither."""
+        effect = self.effect
+        if not (self.p_adjusted < significance) or math.isnan(effect) or effect == 0 or abs(effect) < self.min_effect:
+            return 0
+        if (effect > 0) != (sign > 0):
+            return -1
+        return 1 if beyond_random(effect, sign, self.bounds) else 0
+
+
+@dataclass(frozen=True)
+class Checks:
+    """A run's tests per (class, concept), their p-values adjusted, and what a confirmation needs.
+
+    Build it with :meth:`of`; :meth:`readings` gives the two tests of one (class, concept).
+    """
+
+    insertion: Mapping[tuple[str, str], Mapping[str, float]]
+    insertion_bounds: Mapping[str, tuple[float, float]] = field(default_factory=dict)
+    scene: Mapping[tuple[str, str], Mapping[str, float]] = field(default_factory=dict)
+    scene_bounds: Mapping[str, tuple[float, float]] = field(default_factory=dict)
+    min_effect: float = 0.0
+
+    @classmethod
+    def of(cls, insertion: Mapping[tuple[str, str], Mapping[str, float]], correction: str, *,
+           insertion_bounds: Mapping[str, tuple[float, float]] | None = None,
+           scene: Mapping[tuple[str, str], Mapping[str, float]] | None = None,
+           scene_bounds: Mapping[str, tuple[float, float]] | None = None, min_effect: float = 0.0) -> "Checks":
+        """The tests as the stage wrote them (``effect, ci_low, ci_high, p``), each family adjusted with ``correction``."""
+        return cls(adjusted_insertion(insertion, correction), dict(insertion_bounds or {}),
+                   adjusted_insertion(scene or {}, correction), dict(scene_bounds or {}), float(min_effect))
+
+    def readings(self, target: str, concept: str) -> tuple[Reading | None, Reading | None]:
+        """The insertion test's and the scene test's :class:`Reading` of (target, concept); None where not run."""
+        key = (target, concept)
+        insertion = self.insertion.get(key)
+        scene = self.scene.get(key)
+        return (None if insertion is None else Reading(float(insertion["effect"]), float(insertion["p_adjusted"]),
+                                                        self.insertion_bounds.get(target)),
+                None if scene is None else Reading(float(scene["effect"]), float(scene["p_adjusted"]),
+                                                    self.scene_bounds.get(target), self.min_effect))
 
 
 def random_interval(effects: Sequence[float], confidence: float) -> tuple[float, float]:
@@ -80,23 +150,27 @@ def beyond_random(effect: float, sign: int, interval: tuple[float, float] | None
     return effect > interval[1] if sign > 0 else effect < interval[0]
 
 
-def checked_verdict(verdict: str, insertion_effect: float, insertion_p_adjusted: float, significance: float,
-                    random_bounds: tuple[float, float] | None = None) -> str:
-    """The verdict of a TCAV finding once the insertion test is known (other verdicts unchanged).
+def checked_verdict(verdict: str, significance: float, insertion: Reading | None = None,
+                    scene: Reading | None = None) -> str:
+    """The verdict of a TCAV finding once its tests are known (other verdicts unchanged)."""
+    return _checked(verdict, significance, insertion, scene)[0]
 
-    ``random_bounds``: the class's :func:`random_interval`; a confirmation needs the effect
-    beyond it (None, or NaN bounds: no such comparison).
-    """
+
+def _checked(verdict: str, significance: float, insertion: Reading | None,
+             scene: Reading | None) -> tuple[str, str]:
+    """The checked verdict and which tests agreed (``confirmed_by``; '' unless confirmed)."""
     if verdict not in (RAISES, LOWERS):
-        return verdict
-    tcav_sign = 1 if verdict == RAISES else -1
-    if not (insertion_p_adjusted < significance) or insertion_effect == 0 or math.isnan(insertion_effect):
-        return RAISES_UNCONFIRMED if verdict == RAISES else LOWERS_UNCONFIRMED
-    if (insertion_effect > 0) != (tcav_sign > 0):
-        return CONTRADICTED
-    if not beyond_random(insertion_effect, tcav_sign, random_bounds):
-        return RAISES_UNCONFIRMED if verdict == RAISES else LOWERS_UNCONFIRMED
-    return RAISES_CONFIRMED if verdict == RAISES else LOWERS_CONFIRMED
+        return verdict, ""
+    sign = 1 if verdict == RAISES else -1
+    said = {name: reading.says(sign, significance) for name, reading in (("insertion", insertion), ("scene", scene))
+            if reading is not None}
+    if -1 in said.values():
+        return CONTRADICTED, ""
+    agreeing = [name for name, vote in said.items() if vote == 1]
+    if not agreeing:
+        return (RAISES_UNCONFIRMED if sign > 0 else LOWERS_UNCONFIRMED), ""
+    by = BY_BOTH if len(agreeing) == 2 else (BY_INSERTION if agreeing == ["insertion"] else BY_SCENE)
+    return (RAISES_CONFIRMED if sign > 0 else LOWERS_CONFIRMED), by
 
 
 def adjusted_insertion(insertion: Mapping[tuple[str, str], Mapping[str, float]],
@@ -109,31 +183,26 @@ def adjusted_insertion(insertion: Mapping[tuple[str, str], Mapping[str, float]],
     return {key: {**insertion[key], "p_adjusted": float(p)} for key, p in zip(keys, adjusted)}
 
 
-def apply_insertion(rows: Sequence[dict[str, Any]], insertion: Mapping[tuple[str, str], Mapping[str, float]],
-                    significance: float, correction: str,
-                    random_bounds: Mapping[str, tuple[float, float]] | None = None) -> None:
+def apply_checks(rows: Sequence[dict[str, Any]], checks: Checks, significance: float) -> None:
     """Add :data:`INSERTION_KEYS` to every summary row in place and refine its verdict.
 
-    ``insertion[(target, concept)]`` holds ``effect, ci_low, ci_high, p`` of the test (the
-    insertion stage's table); the p-values are adjusted over the whole table with
-    ``correction`` (as the TCAV tests are over theirs). A row whose (target, concept) has no
-    test keeps its verdict and gets empty columns. ``random_bounds``: per class, the random
-    sets' :func:`random_interval` a confirmation must clear (a class without one: none).
+    A row whose (target, concept) has neither test keeps its verdict and gets empty columns.
     """
-    insertion = adjusted_insertion(insertion, correction)
-    random_bounds = random_bounds or {}
     for row in rows:
-        test = insertion.get((row["target"], row["concept"]))
-        if test is None:
-            row.update(empty_columns())
+        target, concept = row["target"], row["concept"]
+        insertion, scene = checks.readings(target, concept)
+        row.update(empty_columns())
+        if insertion is None and scene is None:
             continue
-        row.update({"insertion_effect": float(test["effect"]), "insertion_ci_low": float(test["ci_low"]),
-                    "insertion_ci_high": float(test["ci_high"]), "insertion_p": float(test["p"]),
-                    "insertion_p_adjusted": float(test["p_adjusted"])})
-        bounds = random_bounds.get(row["target"], (math.nan, math.nan))
-        row["insertion_random_low"], row["insertion_random_high"] = bounds
-        row["verdict"] = checked_verdict(row["verdict"], row["insertion_effect"], row["insertion_p_adjusted"],
-                                         significance, bounds)
+        for prefix, table, bounds in (("insertion", checks.insertion, checks.insertion_bounds),
+                                      ("scene", checks.scene, checks.scene_bounds)):
+            test = table.get((target, concept))
+            if test is not None:
+                row.update({f"{prefix}_effect": float(test["effect"]), f"{prefix}_ci_low": float(test["ci_low"]),
+                            f"{prefix}_ci_high": float(test["ci_high"]), f"{prefix}_p": float(test["p"]),
+                            f"{prefix}_p_adjusted": float(test["p_adjusted"])})
+                row[f"{prefix}_random_low"], row[f"{prefix}_random_high"] = bounds.get(target, (math.nan, math.nan))
+        row["verdict"], row["confirmed_by"] = _checked(row["verdict"], significance, insertion, scene)
         row["confirmed"] = row["verdict"] in (RAISES_CONFIRMED, LOWERS_CONFIRMED)
 
 

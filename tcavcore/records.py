@@ -75,8 +75,8 @@ SUMMARY_KEYS: tuple[str, ...] = (
     # significant the same way for every class at this layer: not evidence for one class
     # (the report stage sets it)
     "class_independent",
-    # the insertion test of the (target, concept) and whether it confirms the finding
-    # (tcavcore/confirmation.py); empty / False until the report stage adds them
+    # the insertion test (a window of the concept on random images) of the (target, concept)
+    # (tcavcore/confirmation.py); empty until the report stage adds them
     "insertion_effect",
     "insertion_ci_low",
     "insertion_ci_high",
@@ -86,7 +86,19 @@ SUMMARY_KEYS: tuple[str, ...] = (
     # needs the concept's effect beyond it
     "insertion_random_low",
     "insertion_random_high",
+    # the scene test (a blob of the concept on the background of the class's own images,
+    # against random sets' blobs: tcavcore/scene.py) and the random sets' interval
+    "scene_effect",
+    "scene_ci_low",
+    "scene_ci_high",
+    "scene_p",
+    "scene_p_adjusted",
+    "scene_random_low",
+    "scene_random_high",
+    # whether a test confirms the finding with none contradicting it, and which ("insertion",
+    # "scene", "insertion and scene"; empty when not confirmed)
     "confirmed",
+    "confirmed_by",
 )
 
 

@@ -3,6 +3,7 @@
 import math
 
 from tcavcore.accuracy import Counts, score_findings
+from tcavcore.confirmation import Checks
 
 EFFECTS = {("fire", "red"): 1.2, ("fire", "blue"): -0.9, ("fire", "white"): 0.05, ("water", "blue"): 0.8}
 
@@ -25,7 +26,7 @@ def test_right_wrong_found_and_confirmed_are_counted_per_kind():
                  ("fire", "blue"): {"effect": -0.5, "p_adjusted": 0.001},   # contradicts TCAV's "raises"
                  ("fire", "white"): {"effect": 0.01, "p_adjusted": 0.6},    # nothing: not confirmed
                  ("water", "blue"): {"effect": 0.3, "p_adjusted": 0.01}}
-    counts = score_findings(rows, EFFECTS, insertion, 0.05)
+    counts = score_findings(rows, EFFECTS, Checks(insertion), 0.05)
     assert (counts["tcav"].findings, counts["tcav"].right, counts["tcav"].found, counts["tcav"].real) == (4, 2, 1, 3)
     assert (counts["confirmed"].findings, counts["confirmed"].right, counts["confirmed"].found) == (2, 2, 1)
     assert (counts["insertion"].findings, counts["insertion"].right, counts["insertion"].found) == (3, 3, 3)
@@ -34,8 +35,8 @@ def test_right_wrong_found_and_confirmed_are_counted_per_kind():
 
 def test_the_threshold_decides_what_is_real_and_csv_strings_are_read():
     rows = [{"target": "fire", "concept": "white", "score_mean": "0.9", "significant": "True"}]
-    assert score_findings(rows, EFFECTS, {}, 0.05, threshold=0.01)["tcav"].right == 1
-    assert score_findings(rows, EFFECTS, {}, 0.05)["tcav"].right == 0
+    assert score_findings(rows, EFFECTS, Checks({}), 0.05, threshold=0.01)["tcav"].right == 1
+    assert score_findings(rows, EFFECTS, Checks({}), 0.05)["tcav"].right == 0
 
 
 def test_counts_add_and_say_undefined_when_empty():
@@ -50,7 +51,21 @@ def test_random_bounds_hold_back_confirmations_within_what_random_sets_do():
     rows = [row("fire", "red", "conv3", 0.95), row("water", "blue", "conv3", 0.9)]
     insertion = {("fire", "red"): {"effect": 0.4, "p_adjusted": 0.001},
                  ("water", "blue"): {"effect": 0.3, "p_adjusted": 0.001}}
-    assert score_findings(rows, EFFECTS, insertion, 0.05)["confirmed"].right == 2
+    assert score_findings(rows, EFFECTS, Checks(insertion), 0.05)["confirmed"].right == 2
     # a random set moves fire by up to 0.5: red's 0.4 is no evidence; water has no bounds
-    held = score_findings(rows, EFFECTS, insertion, 0.05, random_bounds={"fire": (-0.5, 0.5)})["confirmed"]
+    held = score_findings(rows, EFFECTS, Checks(insertion, {"fire": (-0.5, 0.5)}), 0.05)["confirmed"]
     assert (held.findings, held.right, held.found) == (1, 1, 1)
+
+
+def test_the_scene_test_confirms_from_min_effect_on_and_is_scored_alone():
+    rows = [row("fire", "blue", "conv3", 0.1), row("fire", "white", "conv3", 0.9), row("fire", "red", "conv3", 0.9)]
+    scene = {("fire", "blue"): {"effect": -0.8, "p_adjusted": 0.001},   # a real lowering, large enough
+             ("fire", "white"): {"effect": 0.3, "p_adjusted": 0.001},   # significant but under min_effect
+             ("fire", "red"): {"effect": -0.6, "p_adjusted": 0.001}}    # contradicts TCAV's "raises"
+    insertion = {("fire", "red"): {"effect": 0.4, "p_adjusted": 0.001}}  # agrees, but the scene test contradicts
+    counts = score_findings(rows, EFFECTS, Checks(insertion, scene=scene, min_effect=0.5), 0.05)
+    assert (counts["confirmed"].findings, counts["confirmed"].right, counts["confirmed"].found) == (1, 1, 1)
+    # the scene test alone: blue (right) and red (wrong way: red raises fire); white is under min_effect
+    assert (counts["scene"].findings, counts["scene"].right) == (2, 1)
+    without_floor = score_findings(rows, EFFECTS, Checks(insertion, scene=scene, min_effect=0.0), 0.05)
+    assert without_floor["scene"].findings == 3 and without_floor["confirmed"].findings == 2  # white confirmed

@@ -7,7 +7,12 @@ import pytest
 
 from tcavcore import insertion as ins
 from tcavcore.confirmation import CONTRADICTED, LOWERS_CONFIRMED, LOWERS_UNCONFIRMED, RAISES_CONFIRMED, \
-    RAISES_UNCONFIRMED, apply_insertion, beyond_random, checked_verdict, random_interval, random_intervals
+    RAISES_UNCONFIRMED, Checks, Reading, apply_checks, beyond_random, checked_verdict, random_interval, random_intervals
+
+
+def verdict(tcav, effect, p_adjusted, bounds=None):
+    """The checked verdict with the insertion test alone."""
+    return checked_verdict(tcav, 0.05, Reading(effect, p_adjusted, bounds))
 
 SIZE = 16
 
@@ -147,16 +152,20 @@ def test_bad_config_is_refused():
 
 
 def test_verdicts_follow_both_tests():
-    assert checked_verdict("raises class", 0.4, 0.001, 0.05) == RAISES_CONFIRMED
-    assert checked_verdict("raises class", 0.4, 0.2, 0.05) == RAISES_UNCONFIRMED
-    assert checked_verdict("raises class", -0.4, 0.001, 0.05) == CONTRADICTED
-    assert checked_verdict("lowers class", -0.4, 0.001, 0.05) == LOWERS_CONFIRMED
-    assert checked_verdict("not significant", 2.0, 0.0, 0.05) == "not significant"
+    assert verdict("raises class", 0.4, 0.001) == RAISES_CONFIRMED
+    assert verdict("raises class", 0.4, 0.2) == RAISES_UNCONFIRMED
+    assert verdict("raises class", -0.4, 0.001) == CONTRADICTED
+    assert verdict("lowers class", -0.4, 0.001) == LOWERS_CONFIRMED
+    assert verdict("not significant", 2.0, 0.0) == "not significant"
+    assert checked_verdict("raises class", 0.05) == RAISES_UNCONFIRMED  # no test at all: nothing confirms it
     rows = [{"target": "a", "concept": "red", "verdict": "raises class"},
             {"target": "a", "concept": "own", "verdict": "lowers class"}]
-    apply_insertion(rows, {("a", "red"): {"effect": 0.3, "ci_low": 0.1, "ci_high": 0.5, "p": 0.001}}, 0.05, "holm")
+    apply_checks(rows, Checks.of({("a", "red"): {"effect": 0.3, "ci_low": 0.1, "ci_high": 0.5, "p": 0.001}}, "holm"),
+                 0.05)
     assert rows[0]["confirmed"] is True and rows[0]["verdict"] == RAISES_CONFIRMED
+    assert rows[0]["confirmed_by"] == "insertion" and math.isnan(rows[0]["scene_effect"])
     assert rows[1]["confirmed"] is False and rows[1]["verdict"] == "lowers class" and math.isnan(rows[1]["insertion_p"])
+    assert rows[1]["confirmed_by"] == ""
 
 
 def test_the_random_interval_is_a_t_prediction_interval_of_one_more_set():
@@ -182,22 +191,23 @@ def test_random_intervals_are_per_class():
 def test_a_confirmation_needs_the_effect_beyond_what_random_sets_do():
     bounds = (-0.1, 0.5)
     # significant and the right way, but no larger than a random set's effect: not confirmed
-    assert checked_verdict("raises class", 0.4, 0.001, 0.05, bounds) == RAISES_UNCONFIRMED
-    assert checked_verdict("raises class", 0.6, 0.001, 0.05, bounds) == RAISES_CONFIRMED
+    assert verdict("raises class", 0.4, 0.001, bounds) == RAISES_UNCONFIRMED
+    assert verdict("raises class", 0.6, 0.001, bounds) == RAISES_CONFIRMED
     # a lowering must lie below the interval's low end
-    assert checked_verdict("lowers class", -0.05, 0.001, 0.05, bounds) == LOWERS_UNCONFIRMED
-    assert checked_verdict("lowers class", -0.3, 0.001, 0.05, bounds) == LOWERS_CONFIRMED
+    assert verdict("lowers class", -0.05, 0.001, bounds) == LOWERS_UNCONFIRMED
+    assert verdict("lowers class", -0.3, 0.001, bounds) == LOWERS_CONFIRMED
     # the other way round stays contradicted, inside the interval or not
-    assert checked_verdict("raises class", -0.05, 0.001, 0.05, bounds) == CONTRADICTED
+    assert verdict("raises class", -0.05, 0.001, bounds) == CONTRADICTED
     # NaN bounds (too few random sets): the insertion test alone decides
-    assert checked_verdict("raises class", 0.4, 0.001, 0.05, (math.nan, math.nan)) == RAISES_CONFIRMED
+    assert verdict("raises class", 0.4, 0.001, (math.nan, math.nan)) == RAISES_CONFIRMED
 
 
 def test_apply_insertion_writes_the_class_interval_and_uses_it():
     rows = [{"target": "a", "concept": "red", "verdict": "raises class"},
             {"target": "b", "concept": "red", "verdict": "raises class"}]
     test = {"effect": 0.3, "ci_low": 0.1, "ci_high": 0.5, "p": 0.001}
-    apply_insertion(rows, {("a", "red"): test, ("b", "red"): test}, 0.05, "holm", {"a": (-0.2, 0.4)})
+    apply_checks(rows, Checks.of({("a", "red"): test, ("b", "red"): test}, "holm",
+                                 insertion_bounds={"a": (-0.2, 0.4)}), 0.05)
     assert (rows[0]["insertion_random_low"], rows[0]["insertion_random_high"]) == (-0.2, 0.4)
     assert rows[0]["verdict"] == RAISES_UNCONFIRMED and rows[0]["confirmed"] is False
     # a class without random-set tests has NaN bounds and is judged on the insertion test alone
