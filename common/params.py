@@ -240,6 +240,16 @@ class InsertionParams(_Strict):
     # A confirmation also needs the concept's effect beyond what random content does: outside
     # the prediction interval (at tcav.confidence) of the held-out random sets' effects.
     random_check: bool = True
+    # The scene test (tcavcore/scene.py): a soft blob of the concept on the background of the
+    # class's own images against blobs of the random sets in the same places.
+    scene: bool = True
+    # Side of the blob's square, as a share of the image side (0.4: ~9% of the image), and
+    # seeded blobs per class image.
+    scene_region: float = Field(0.4, gt=0, lt=1)
+    scene_draws: int = Field(4, ge=1, le=1000)
+    # Smallest scene effect, in logits, that confirms or contradicts a finding: the size the
+    # accuracy tables call a real effect.
+    min_effect: float = Field(0.5, ge=0)
 
 
 class TruthParams(_Strict):

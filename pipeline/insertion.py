@@ -9,8 +9,12 @@ concept) family with ``tcav.correction`` and marks each TCAV finding confirmed, 
 confirmed or contradicted (so a change of correction or level recomputes nothing here).
 The same test with each held-out random set (those not used as carriers) as the concept
 goes to ``results/tcav/insertion_random.csv``: what random content does, which a
-confirmation must exceed (``insertion.random_check``). Forward passes only: a separate
-stage so that changing its params refits no CAV.
+confirmation must exceed (``insertion.random_check``).
+
+The **scene test** (``tcavcore/scene.py``, ``insertion.scene``): a blob of each concept on the
+background of the class's own images against blobs of the random sets in the same places, to
+``results/tcav/scene.csv``; each random set against the others to ``scene_random.csv``.
+Forward passes only: a separate stage so that changing its params refits no CAV.
 """
 
 from __future__ import annotations
@@ -28,6 +32,10 @@ from common.params import Params, load_params
 from tcavcore.insertion_records import insertion_csv
 
 log = logging.getLogger(__name__)
+
+#: How the scene test's rows name their comparison and where the blobs go (insertion.csv's columns).
+SCENE_CONTROL, SCENE_CARRIER = "random sets", "class background"
+
 
 def insertion_config(params: Params):
     """The test's settings from ``params.insertion`` (and the report's confidence level)."""
@@ -79,20 +87,53 @@ def run_random_insertion(logits, label_to_id, classes: dict[str, np.ndarray], ra
 
 
 def _insertion_rows(logits, label_to_id, classes, tested, randoms, config, seed) -> list[dict]:
-    from tcavcore.insertion import insertion_test
+    from tcavcore.insertion import content_name, in_content_order, insertion_test
 
+    # every set in content order and every draw seeded by content: the same answer whatever the
+    # folders and files are called
+    classes, tested, randoms = ({name: in_content_order(images) for name, images in sets.items()}
+                                for sets in (classes, tested, randoms))
     random_pool, carriers = split_random_sets(randoms, config.carrier, max(len(v) for v in classes.values()))
     rows = []
     for class_name, class_images in classes.items():
         for concept, concept_images in tested.items():
             result = insertion_test(logits, class_images, label_to_id(class_name), concept_images, config,
-                                    seed=seed, class_name=class_name, concept=concept, random_images=random_pool,
-                                    carrier_images=carriers)
+                                    seed=seed, class_name=content_name(class_images), concept=content_name(concept_images),
+                                    random_images=random_pool, carrier_images=carriers)
             rows.append({"target": class_name, "concept": concept, "control": config.control,
                          "carrier": config.carrier,
                          "effect": result.effect, "ci_low": result.ci_low, "ci_high": result.ci_high,
                          "p": result.p_value, "n_images": result.n_images, "draws": result.draws})
     return rows
+
+
+def scene_config(params: Params):
+    """The scene test's settings from ``params.insertion`` (and the report's confidence level)."""
+    from tcavcore.scene import SceneConfig
+
+    p = params.insertion
+    return SceneConfig(fraction=p.scene_region, draws=p.scene_draws, confidence=params.tcav.confidence)
+
+
+def run_scene(logits, label_to_id, classes: dict[str, np.ndarray], concepts: dict[str, np.ndarray],
+              randoms: dict[str, np.ndarray], config, *, seed: int) -> tuple[list[dict], list[dict]]:
+    """The scene test of every (class, concept), and of every random set against the others.
+
+    Two lists of rows in ``insertion.csv``'s columns (p-values as tested; the report adjusts
+    the concepts' over the run's family). No random-set rows with fewer than two random sets.
+    """
+    from tcavcore.scene import scene_logits, scene_results
+
+    concept_rows, random_rows = [], []
+    for class_name, class_images in classes.items():
+        per_image = scene_logits(logits, class_images, label_to_id(class_name), {**concepts, **randoms}, config,
+                                 seed=seed)
+        tested, held = scene_results(per_image, list(concepts), sorted(randoms), config.confidence)
+        for rows, results in ((concept_rows, tested), (random_rows, held)):
+            rows.extend({"target": class_name, "concept": name, "control": SCENE_CONTROL, "carrier": SCENE_CARRIER,
+                         "effect": r.effect, "ci_low": r.ci_low, "ci_high": r.ci_high, "p": r.p_value,
+                         "n_images": r.n_images, "draws": config.draws} for name, r in results.items())
+    return concept_rows, random_rows
 
 
 @stage_main
@@ -105,6 +146,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", default="results/tcav/insertion.csv")
     parser.add_argument("--random-out", default="results/tcav/insertion_random.csv",
                         help="the same test with each held-out random set as the concept")
+    parser.add_argument("--scene-out", default="results/tcav/scene.csv", help="the scene test of every (class, concept)")
+    parser.add_argument("--scene-random-out", default="results/tcav/scene_random.csv",
+                        help="the scene test of each random set against the others")
     args = parser.parse_args(argv)
 
     params = load_params(args.params)
@@ -126,8 +170,19 @@ def main(argv: list[str] | None = None) -> int:
                          seed=params.seed)
     random_rows = run_random_insertion(model.logits_batched, model.label_to_id, classes, randoms, config,
                                        seed=params.seed)
+    scene_rows, scene_random_rows = [], []
+    if params.insertion.scene:
+        scene = scene_config(params)
+        log.info("scene test: a blob of %.2f of the side on the background of each class image, %d draws, against "
+                 "the %d random sets", scene.fraction, scene.draws, len(randoms))
+        scene_rows, scene_random_rows = run_scene(model.logits_batched, model.label_to_id, classes, concepts, randoms,
+                                                  scene, seed=params.seed)
+    else:
+        log.info("insertion.scene is off: %s and %s hold no tests", args.scene_out, args.scene_random_out)
     atomic_write_text(args.out, insertion_csv(rows))
     atomic_write_text(args.random_out, insertion_csv(random_rows))
+    atomic_write_text(args.scene_out, insertion_csv(scene_rows))
+    atomic_write_text(args.scene_random_out, insertion_csv(scene_random_rows))
     for row in rows:
         log.info("  %-10s %-10s effect %+.3f [%+.3f, %+.3f]  p %.3g", row["target"], row["concept"],
                  row["effect"], row["ci_low"], row["ci_high"], row["p"])
@@ -137,8 +192,12 @@ def main(argv: list[str] | None = None) -> int:
     for target, (low, high) in random_intervals(tests, params.tcav.confidence).items():
         log.info("  %-10s a random set's effect: %+.3f to %+.3f (%g%% prediction interval over %d held-out sets)",
                  target, low, high, 100 * params.tcav.confidence, sum(1 for key in tests if key[0] == target))
-    log.info("insertion: %d tests written to %s, %d random-set tests to %s", len(rows), args.out, len(random_rows),
-             args.random_out)
+    for row in scene_rows:
+        log.info("  scene %-10s %-10s effect %+.3f [%+.3f, %+.3f]  p %.3g", row["target"], row["concept"],
+                 row["effect"], row["ci_low"], row["ci_high"], row["p"])
+    log.info("insertion: %d tests written to %s, %d random-set tests to %s; scene test: %d to %s, %d to %s", len(rows),
+             args.out, len(random_rows), args.random_out, len(scene_rows), args.scene_out, len(scene_random_rows),
+             args.scene_random_out)
     return 0
 
 
