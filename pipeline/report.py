@@ -42,7 +42,7 @@ from reporting.sections import build_sections, read_concept_maps, read_model_vie
 from reporting.tables import format_class_table, format_p
 from reporting.truth import accuracy_html, accuracy_metrics, read_truth
 from tcavcore.accuracy import REAL_EFFECT, score_findings
-from tcavcore.confirmation import adjusted_insertion, apply_insertion, random_intervals
+from tcavcore.confirmation import Checks, apply_checks, random_intervals
 from tcavcore.insertion_records import read_insertion
 from tcavcore.records import read_runs, scores_csv, scores_json
 from tcavcore.verdicts import mark_class_independent, mark_small_sets, summarise_runs
@@ -60,28 +60,48 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--insertion", required=True, help="the insertion stage's tests")
     parser.add_argument("--insertion-random", required=True,
                         help="the insertion stage's tests of the held-out random sets")
+    parser.add_argument("--scene", required=True, help="the insertion stage's scene tests")
+    parser.add_argument("--scene-random", required=True, help="the insertion stage's scene tests of the random sets")
     parser.add_argument("--truth", required=True, help="the truth stage's measured effects")
     parser.add_argument("--concept-maps", default=None, help="the concept_maps stage's arrays (optional)")
     parser.add_argument("--out", required=True, help="folder for scores, metrics, plots/ and report.html")
     return parser.parse_args(argv)
 
 
-def random_bounds_of(params, path: str) -> dict[str, tuple[float, float]]:
-    """Per class, the interval of a random set's insertion effect that a confirmation must clear.
+def random_bounds_of(params, path: str, test: str) -> dict[str, tuple[float, float]]:
+    """Per class, the interval of a random set's effect in ``test`` (its random-set table at
+    ``path``) that a confirmation must clear.
 
     Empty when ``insertion.random_check`` is off; a warning when a class has too few random
-    sets for an interval (its findings are then confirmed on the insertion test alone).
+    sets for an interval (its findings are then judged on the test's significance alone).
     """
     if not params.insertion.random_check:
-        log.info("insertion.random_check is off: a confirmation needs only a significant insertion effect")
         return {}
     bounds = random_intervals(read_insertion(path), params.tcav.confidence)
     for name in params.classes:
         low, high = bounds.get(name, (float("nan"),) * 2)
         if not (low == low and high == high):  # NaN: fewer than two random-set tests
-            log.warning("warning: %s has fewer than two random-set insertion tests in %s: its findings are "
-                        "confirmed without the comparison with random content", name, path)
+            log.warning("warning: %s has fewer than two random-set %s tests in %s: its findings are checked without "
+                        "the comparison with random content", name, test, path)
     return bounds
+
+
+def checks_of(params, correction: str, args: argparse.Namespace) -> Checks:
+    """The run's insertion and scene tests (``insertion.scene`` off: the insertion test alone), adjusted."""
+    if not params.insertion.random_check:
+        log.info("insertion.random_check is off: a confirmation needs no effect beyond what random sets do")
+    scene, scene_bounds = {}, {}
+    if params.insertion.scene:
+        scene = read_insertion(args.scene)
+        scene_bounds = random_bounds_of(params, args.scene_random, "scene")
+        if not scene:
+            log.warning("warning: %s holds no scene tests although insertion.scene is on; rerun the insertion stage",
+                        args.scene)
+    else:
+        log.info("insertion.scene is off: findings are checked by the insertion test alone")
+    return Checks.of(read_insertion(args.insertion), correction,
+                     insertion_bounds=random_bounds_of(params, args.insertion_random, "insertion"), scene=scene,
+                     scene_bounds=scene_bounds, min_effect=params.insertion.min_effect)
 
 
 @stage_main
@@ -103,9 +123,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                               bottlenecks=params.tcav.bottlenecks, unrecognised=unrecognised)
     except ValueError as error:
         raise PipelineError(f"{runs_path}: {error}") from None
-    insertion = read_insertion(args.insertion)
-    bounds = random_bounds_of(params, args.insertion_random)
-    apply_insertion(rows, insertion, significance, decision.correction, bounds)
+    checks = checks_of(params, decision.correction, args)
+    apply_checks(rows, checks, significance)
     for concept, bottleneck, _ in mark_class_independent(rows, params.classes):
         log.warning("warning: %s is significant the same way for every class at %s: class-independent, not "
                     "listed as evidence for any class", concept, bottleneck)
@@ -115,12 +134,11 @@ def main(argv: Sequence[str] | None = None) -> int:
                     "(tcav.min_concept_images is %d)", row["target"], row["concept"], row["bottleneck"],
                     row["verdict"], row["n_concept"], row["n_random_images"], params.tcav.min_concept_images)
     truth = read_truth(args.truth)
-    accuracy = score_findings(rows, {key: t["effect"] for key, t in truth.items()},
-                              adjusted_insertion(insertion, decision.correction), significance,
-                              random_bounds=bounds) if truth else None
+    accuracy = score_findings(rows, {key: t["effect"] for key, t in truth.items()}, checks,
+                              significance) if truth else None
     if not truth:
         log.warning("this run has no known truth (%s is empty: its classes or concepts do not come from the "
-                    "synthetic source); the insertion test is the only check of the findings", args.truth)
+                    "synthetic source); the insertion and scene tests are the only checks of the findings", args.truth)
 
     rows_by_class = {name: [row for row in rows if row["target"] == name] for name in params.classes}
     log.info("TCAV scores (mean ± std over CAVs; significant: %s-adjusted p < %g, two-sided %s)",
@@ -135,8 +153,8 @@ def main(argv: Sequence[str] | None = None) -> int:
              for name in unrecognised]
     if not truth:
         notes.append("This run has no known truth: its classes or concepts do not come from the built-in synthetic "
-                     "source, so no finding can be scored against a measured effect. The insertion test is the "
-                     "only check.")
+                     "source, so no finding can be scored against a measured effect. The insertion and scene "
+                     "tests are the only checks.")
     page = html_report.render(html_report.ReportContent(
         title=f"TCAV report: {', '.join(params.classes)}",
         rows=rows, classes=params.classes, bottlenecks=params.tcav.bottlenecks,
@@ -167,7 +185,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         significance,
         summary["not_learnable"],
     )
-    log.info("%d findings confirmed by the insertion test, %d contradicted by it", summary["confirmed"],
+    log.info("%d findings confirmed by the insertion or the scene test, %d contradicted", summary["confirmed"],
              summary["contradicted"])
     within = [row for row in rows if row["significant"] and not row["confirmed"]
               and row["insertion_p_adjusted"] < significance
@@ -177,12 +195,13 @@ def main(argv: Sequence[str] | None = None) -> int:
                  "a random set does (insertion_random_low / _high in scores.csv)", len(within))
     for row in rows:
         if row["confirmed"]:
-            log.info("  %s / %s at %s: %s (score %.2f, insertion effect %+.3f)", row["target"], row["concept"],
-                     row["bottleneck"], row["verdict"], row["score_mean"], row["insertion_effect"])
+            log.info("  %s / %s at %s: %s by the %s test (score %.2f, insertion effect %+.3f, scene effect %+.3f)",
+                     row["target"], row["concept"], row["bottleneck"], row["verdict"], row["confirmed_by"],
+                     row["score_mean"], row["insertion_effect"], row["scene_effect"])
     if accuracy:
         log.info("against the known truth (|effect| >= %g logit): precision / recall  TCAV %s  insertion %s  "
-                 "confirmed %s", REAL_EFFECT, accuracy["tcav"].text(), accuracy["insertion"].text(),
-                 accuracy["confirmed"].text())
+                 "scene %s  confirmed %s", REAL_EFFECT, accuracy["tcav"].text(), accuracy["insertion"].text(),
+                 accuracy["scene"].text(), accuracy["confirmed"].text())
     log.info("report:  %s (open it in a browser; it needs no network)", out / "report.html")
     log.info("scores:  %s (and %s)", out / "scores.csv", out / "scores.json")
     log.info("charts:  %s/ (%d files)", plots, sum(len(charts) for _, _, charts in sections))

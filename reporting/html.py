@@ -114,6 +114,10 @@ SCRIPT = """
 })();
 """
 
+#: The confirmed findings' measured precision on the built-in worlds (README "Measured accuracy").
+MEASURED_PRECISION = ("colour world 1.00, texture world 0.92, over four draws of the tests and six and four "
+                      "seeds")
+
 HOW_TO_READ = """
 <p>TCAV asks, for one class of the trained model and one human concept (a folder of example
 images), whether nudging an image's internal activations toward the concept makes the model
@@ -135,31 +139,42 @@ of their spread; |d| above 0.8 is large.</li>
 <li>A significant score says the model is <i>sensitive</i> to the concept at that layer, not that the
 concept causes the class in the world. Swap in your own concept folders to test other hypotheses.</li>
 </ul>
-<p>Every significant finding is then checked by the <b>insertion test</b>: a window of a concept image is
-pasted into a region of carrier images (random-set images by default, <code>insertion.carrier</code>) and the
-class logit is compared with the same images with a <i>control</i> in exactly the same region (the pasting
-itself cancels out); the mean difference, its interval and its p-value (corrected over the run) are the
-<code>insertion_*</code> columns. The same test is run with each held-out random set pasted as if it
-were a concept: any window of content moves a class a little, and <code>insertion_random_low</code> /
-<code>_high</code> are where a new random set's effect falls (a prediction interval at
-<code>tcav.confidence</code>); a concept is only evidence when its effect lies beyond it
-(<code>insertion.random_check</code>), as a TCAV score is only evidence when it differs from random directions.</p>
+<p>Every significant finding is then checked by two tests on images, each comparing the class logit
+with and without the concept's content in the same place of the same picture:</p>
 <ul>
-<li><b>confirmed</b>: TCAV is significant and putting the concept in moves the class logit significantly
-the same way, beyond what a random set does. On the built-in worlds these were right far more often than
-TCAV alone (colour world 1.00, texture world 0.91, over ten draws of the test and three seeds), but not
-always, and they find fewer than half of the real effects (see the README's accuracy table).</li>
-<li><b>not confirmed</b>: TCAV is significant but the insertion test finds no effect, or one no larger
-than random content has: the direction scores differently from random directions, yet the concept's
-content does not measurably move the class. Often a direction the network grows more confident along
-whatever it predicts. Not a proof of no effect: a real dependence can be too weak in a pasted window.</li>
-<li><b>contradicted</b>: the insertion test finds a significant effect in the opposite direction.</li>
-<li>What neither test can say: TCAV reads one layer of one trained model; the insertion test reads
-what pasting a small window of the concept's <i>images</i> does, which includes everything else those
-images carry. A window is a weaker cue than the concept as it occurs (a whole body of that colour or
-texture), so a real dependence can stay unconfirmed, and a larger window can make an image look like
-another class; neither test says that the concept
-causes the class in the world, and neither speaks for another model or another seed.</li>
+<li>The <b>insertion test</b> (<code>insertion_*</code> columns): a window of a concept image is pasted
+into random-set images, where the class is absent, and compared with the same images with a
+<i>control</i> in exactly the same region (by default the image's own content from elsewhere), so that
+the pasting itself cancels out. It asks whether the concept <i>on its own</i> creates or removes evidence
+for the class.</li>
+<li>The <b>scene test</b> (<code>scene_*</code> columns): a soft blob of the concept is put on the
+background of the class's own images (where blurring moves the class logit least) and compared with
+blobs of the random sets in the same places. It asks what the concept does <i>where the class is
+present</i>, as a distractor object would. Its effects are on the scale of a real change of the class
+logit, so it only counts from <code>insertion.min_effect</code> logit on.</li>
+<li>Each test is also run with each random set as if it were a concept: any content moves a class a
+little, and <code>*_random_low</code> / <code>_high</code> are where a new random set's effect falls (a
+prediction interval at <code>tcav.confidence</code>). A test <i>agrees</i> with a finding when its effect is
+significant (corrected over the run), the same way and beyond that interval
+(<code>insertion.random_check</code>), as a TCAV score is only evidence when it differs from random directions.</li>
+</ul>
+<ul>
+<li><b>confirmed</b>: TCAV is significant, at least one test agrees (<code>confirmed_by</code> says which)
+and none goes the other way. On the built-in worlds these were right far more often than TCAV alone
+({precision_text}), but not always, and they miss some real effects (see the README's accuracy table).</li>
+<li><b>not confirmed</b>: TCAV is significant but neither test finds an effect beyond what random content
+does: the direction scores differently from random directions, yet the concept's content does not
+measurably move the class. Often a direction the network grows more confident along whatever it
+predicts. Not a proof of no effect: a real dependence can be too weak in a pasted window or blob.</li>
+<li><b>contradicted</b>: a test finds a significant effect in the opposite direction (the scene test:
+at least <code>insertion.min_effect</code>).</li>
+<li>What neither test can say: TCAV reads one layer of one trained model; the tests read what pasting a
+window or a blob of the concept's <i>images</i> does, which includes everything else those images carry
+(a concept drawn as small marks can look like dots to the model). A pasted piece is a weaker cue than the
+concept as it occurs (a whole body of that colour or texture), and a concept shown at another scale than
+the class carries it may not move the class at all, so a real dependence can stay unconfirmed; neither
+test says that the concept causes the class in the world, and neither speaks for another model or
+another seed.</li>
 </ul>
 """
 
@@ -171,11 +186,13 @@ COLUMNS = (
     ("p_half_adjusted", "adjusted", ""), ("cav_accuracy", "CAV acc.", ""), ("n_random", "random sets", ""),
     ("n_examples", "images", ""), ("n_concept", "concept imgs", ""),
     ("n_random_images", "random imgs", ""), ("class_independent", "every class", ""), ("insertion_effect", "insertion", ""), ("insertion_p_adjusted", "adjusted", ""),
-    ("confirmed", "confirmed", ""),
+    ("scene_effect", "scene", ""), ("scene_p_adjusted", "adjusted", ""), ("confirmed", "confirmed", ""),
+    ("confirmed_by", "by", "t"),
 )  # fmt: skip
 
 
-P_COLUMNS = {"p_random", "p_random_adjusted", "p_half", "p_half_adjusted", "insertion_p", "insertion_p_adjusted"}
+P_COLUMNS = {"p_random", "p_random_adjusted", "p_half", "p_half_adjusted", "insertion_p", "insertion_p_adjusted",
+             "scene_p", "scene_p_adjusted"}
 
 
 def _e(value: Any) -> str:
@@ -246,11 +263,16 @@ def start_here(rows: Sequence[Mapping[str, Any]], bottlenecks: Sequence[str]) ->
             f"finding(s) of {sum(counts.values())} over {len(bottlenecks)} layer(s).</p>")
 
 
+def _logit(value: float) -> str:
+    """A test's effect in words: ``+0.42 logit``, or ``not run`` when it is NaN."""
+    return "not run" if value != value else f"{value:+.2f} logit"
+
+
 def confirmed_findings(rows: Sequence[Mapping[str, Any]], truth: Mapping[tuple[str, str], Mapping[str, Any]]) -> str:
     """The confirmed findings first, in one list (with the measured effect when the run has a known truth)."""
     chosen = [r for r in rows if status(r) == STATUS_CONFIRMED]
     if not chosen:
-        return "<p><b>No finding is confirmed</b> by the insertion test in this run.</p>"
+        return "<p><b>No finding is confirmed</b> by the insertion or the scene test in this run.</p>"
     items = []
     for r in chosen:
         way = "raises" if r["verdict"] == RAISES_CONFIRMED else "lowers"
@@ -258,9 +280,11 @@ def confirmed_findings(rows: Sequence[Mapping[str, Any]], truth: Mapping[tuple[s
         measured = f"; measured effect in the scenes {float(known['effect']):+.2f}" if known else ""
         independent = "; class-independent: it does so for every class" if r.get("class_independent") else ""
         items.append(f"<li><b>{_e(r['concept'])}</b> {way} <b>{_e(r['target'])}</b> at {_e(r['bottleneck'])} "
-                     f"(score {r['score_mean']:.2f}; insertion {r['insertion_effect']:+.2f} logit{measured}{independent})</li>")
+                     f"(score {r['score_mean']:.2f}; insertion {_logit(r['insertion_effect'])}, scene "
+                     f"{_logit(r['scene_effect'])}; confirmed by the {_e(r['confirmed_by'])} test{measured}"
+                     f"{independent})</li>")
     contradicted = sum(r["verdict"] == CONTRADICTED for r in rows)
-    tail = f"<p>{contradicted} finding(s) contradicted by the insertion test (in the table).</p>" if contradicted else ""
+    tail = f"<p>{contradicted} finding(s) contradicted by a test (in the table).</p>" if contradicted else ""
     return f'<h3>Confirmed findings</h3><ul class="findings">{"".join(items)}</ul>{tail}<h3>All significant findings</h3>'
 
 
@@ -344,7 +368,7 @@ def render(content: ReportContent) -> str:
                           f"{metrics[split].get('n_images', '?')} images"))
     confirmed = sum(bool(r["confirmed"]) for r in rows)
     cards += [
-        ("confirmed", f"{confirmed} of {significant}", "significant findings, by the insertion test"),
+        ("confirmed", f"{confirmed} of {significant}", "significant findings, by the insertion or scene test"),
         ("significant", f"{significant} of {tested}", "(class, concept, layer) tests"),
         ("not learnable", str(not_learnable), "CAVs at chance"),
         ("classes × concepts", f"{len(content.classes)} × {len({r['concept'] for r in rows})}",
@@ -386,8 +410,9 @@ def render(content: ReportContent) -> str:
 {small_set_findings(rows, content.min_concept_images)}
 <p>Significant means: {_e(content.decision_text)}.</p>
 {findings(rows, content.classes, content.bottlenecks)}</section>
-{fold("how", "How to read this", "the score, the random band, significance, the insertion test",
-      HOW_TO_READ.format(conf=content.confidence, decision=_e(content.decision_text)))}
+{fold("how", "How to read this", "the score, the random band, significance, the insertion and scene tests",
+      HOW_TO_READ.format(conf=content.confidence, decision=_e(content.decision_text),
+                         precision_text=MEASURED_PRECISION))}
 {''.join(sections)}
 <section id="scores-table"><h2>Scores table</h2>{scores_table(rows, content.classes)}</section>
 {fold("params", "Parameters of this run", "the values of params.yaml as the run read them (its comments are in the file)", f"<pre>{_e(content.params_text)}</pre>")}

@@ -28,7 +28,8 @@ def read_truth(path: str | Path) -> dict[tuple[str, str], dict]:
 
 #: What each row of the accuracy table counts as a finding.
 KIND_LABELS = {"tcav": "TCAV alone (significant)", "insertion": "insertion test alone (significant)",
-               "confirmed": "confirmed (both)"}
+               "scene": "scene test alone (significant, at least insertion.min_effect)",
+               "confirmed": "confirmed (TCAV and a test agreeing, none contradicting)"}
 
 
 def accuracy_metrics(counts: Mapping[str, Counts]) -> dict[str, dict[str, float | int | None]]:

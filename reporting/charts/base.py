@@ -6,7 +6,7 @@ from __future__ import annotations
 from reporting.charts.figures import DPI, RC, new_figure, png_bytes  # noqa: F401  (the charts import them from here)
 from tcavcore.confirmation import STATUS_CONFIRMED, STATUS_CONTRADICTED, STATUS_UNCONFIRMED
 
-#: How a significant finding's insertion-test status is marked on the charts.
+#: How a significant finding's status after the tests on images (insertion and scene) is marked on the charts.
 STATUS_MARKS = {STATUS_CONFIRMED: " \u2713", STATUS_UNCONFIRMED: " ?", STATUS_CONTRADICTED: " \u2717"}
 
 # Okabe-Ito: distinguishable with the common colour-vision deficiencies.

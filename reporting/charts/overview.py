@@ -75,7 +75,7 @@ def render_heatmap(rows: Sequence[Mapping[str, Any]], bottleneck: str, significa
         for side in ("left", "bottom", "top", "right"):
             axes.spines[side].set_visible(False)
         figure.text(0.15 / width, 1 - 0.12 / height, f"TCAV scores at {bottleneck}", fontsize=12, fontweight="bold", va="top")
-        insertion = ("; insertion test: \u2713 confirmed, ? not confirmed, \u2717 contradicted"
+        insertion = ("; tests on images: \u2713 confirmed, ? not confirmed, \u2717 contradicted"
                      if any(row["significant"] for row in chosen) else "")  # marks of tcavcore/confirmation.py
         figure.text(0.15 / width, 1 - 0.42 / height,
                     f"coloured: significant (adjusted p < {significance:g}): purple raises the class, orange lowers it",

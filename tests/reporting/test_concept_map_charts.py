@@ -61,6 +61,7 @@ def test_the_report_shows_concept_maps_of_the_significant_concepts(project: Path
             "--metrics", str(results / "metrics.json"), "--history", str(results / "train_history.csv"),
             "--views", str(results / "views"), "--insertion", str(results / "tcav" / "insertion.csv"),
             "--insertion-random", str(results / "tcav" / "insertion_random.csv"),
+            "--scene", str(results / "tcav" / "scene.csv"), "--scene-random", str(results / "tcav" / "scene_random.csv"),
             "--truth", str(results / "truth.csv"), "--concept-maps", str(results / "concept_maps.npz"),
             "--out", str(results)]
     assert main(argv) == 0
@@ -82,6 +83,7 @@ def test_a_missing_concept_maps_file_is_named(project: Path, capsys):  # noqa: F
             "--metrics", str(results / "metrics.json"), "--history", str(results / "train_history.csv"),
             "--views", str(results / "views"), "--insertion", str(results / "tcav" / "insertion.csv"),
             "--insertion-random", str(results / "tcav" / "insertion_random.csv"),
+            "--scene", str(results / "tcav" / "scene.csv"), "--scene-random", str(results / "tcav" / "scene_random.csv"),
             "--truth", str(results / "truth.csv"), "--concept-maps", str(results / "nope.npz"), "--out", str(results)]
     assert main(argv) == 2
     assert "nope.npz: not found (the concept_maps stage writes it" in capsys.readouterr().err

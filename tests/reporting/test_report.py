@@ -29,7 +29,9 @@ SCORE_COLUMNS = [
     "target", "concept", "bottleneck", "alpha", "verdict", "score_mean", "score_std", "score_ci_low", "score_ci_high",
     "random_mean", "random_std", "effect_size", "p_random", "p_random_adjusted", "p_half", "p_half_adjusted",
     "significant", "cav_learnable", "cav_accuracy", "cav_accuracy_std", "magnitude_mean", "n_random", "n_examples",
-    "n_concept", "n_random_images", "small_sets", "class_independent", "insertion_effect", "insertion_ci_low", "insertion_ci_high", "insertion_p", "insertion_p_adjusted", "insertion_random_low", "insertion_random_high", "confirmed",
+    "n_concept", "n_random_images", "small_sets", "class_independent", "insertion_effect", "insertion_ci_low", "insertion_ci_high", "insertion_p", "insertion_p_adjusted", "insertion_random_low", "insertion_random_high",
+    "scene_effect", "scene_ci_low", "scene_ci_high", "scene_p", "scene_p_adjusted", "scene_random_low", "scene_random_high",
+    "confirmed", "confirmed_by",
 ]  # fmt: skip
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 EXPECTED_CHARTS = [
@@ -128,23 +130,36 @@ def project(tmp_path: Path) -> Path:
     return tmp_path
 
 
-def write_checks(folder: Path, random_effects=(-0.05, 0.0, 0.05)) -> None:
-    """The insertion stage's tables (the own colours raise their class, everything else nothing;
-    random sets move every class by ``random_effects``) and no truth."""
+def table_rows(effects: dict, default: float = 0.01, p: float = 1e-4) -> list[dict]:
+    """Rows of an insertion-stage table: ``effects[(class, concept)]`` with p ``p``, the rest ``default`` with p 0.8."""
+    return [{"target": t, "concept": c, "control": "random", "carrier": "class", "effect": effects.get((t, c), default),
+             "ci_low": effects.get((t, c), default) - 0.2, "ci_high": effects.get((t, c), default) + 0.2,
+             "p": p if (t, c) in effects else 0.8, "n_images": 20, "draws": 4}
+            for t in CLASSES for c in CONCEPTS]
+
+
+def random_rows(effects, first: int = 5) -> list[dict]:
+    """Rows of a random-set table: every class moved by each of ``effects``."""
+    return [{"target": t, "concept": f"random500_{k + first}", "control": "random", "carrier": "class",
+             "effect": effect, "ci_low": effect - 0.1, "ci_high": effect + 0.1, "p": 0.5, "n_images": 20, "draws": 4}
+            for t in CLASSES for k, effect in enumerate(effects)]
+
+
+def write_checks(folder: Path, random_effects=(-0.05, 0.0, 0.05), scene: dict | None = None,
+                 insertion: dict | None = None) -> None:
+    """The insertion stage's tables and no truth. The insertion test: ``insertion`` (default: the own
+    colours raise their class by 0.4), everything else nothing; random sets move every class by
+    ``random_effects``. The scene test: ``scene`` (default: no effect anywhere), its random sets ±0.05."""
     from pipeline.insertion import insertion_csv
     from pipeline.truth import truth_csv
 
-    own = {("fire", "red"), ("water", "blue"), ("grass", "green")}
-    rows = [{"target": t, "concept": c, "control": "random", "carrier": "class", "effect": 0.4 if (t, c) in own else 0.01,
-             "ci_low": 0.2 if (t, c) in own else -0.1, "ci_high": 0.6 if (t, c) in own else 0.1,
-             "p": 1e-4 if (t, c) in own else 0.8, "n_images": 20, "draws": 4}
-            for t in CLASSES for c in CONCEPTS]
-    (folder / "results" / "tcav").mkdir(parents=True, exist_ok=True)
-    (folder / "results" / "tcav" / "insertion.csv").write_text(insertion_csv(rows))
-    randoms = [{"target": t, "concept": f"random500_{k + 5}", "control": "random", "carrier": "class",
-                "effect": effect, "ci_low": effect - 0.1, "ci_high": effect + 0.1, "p": 0.5, "n_images": 20, "draws": 4}
-               for t in CLASSES for k, effect in enumerate(random_effects)]
-    (folder / "results" / "tcav" / "insertion_random.csv").write_text(insertion_csv(randoms))
+    own = {("fire", "red"): 0.4, ("water", "blue"): 0.4, ("grass", "green"): 0.4}
+    tcav = folder / "results" / "tcav"
+    tcav.mkdir(parents=True, exist_ok=True)
+    (tcav / "insertion.csv").write_text(insertion_csv(table_rows(own if insertion is None else insertion)))
+    (tcav / "insertion_random.csv").write_text(insertion_csv(random_rows(random_effects)))
+    (tcav / "scene.csv").write_text(insertion_csv(table_rows(scene or {})))
+    (tcav / "scene_random.csv").write_text(insertion_csv(random_rows((-0.05, 0.0, 0.05), first=0)))
     (folder / "results" / "truth.csv").write_text(truth_csv([]))
 
 
@@ -159,6 +174,8 @@ def run_report(folder: Path) -> int:
             "--views", str(results / "views"),
             "--insertion", str(results / "tcav" / "insertion.csv"),
             "--insertion-random", str(results / "tcav" / "insertion_random.csv"),
+            "--scene", str(results / "tcav" / "scene.csv"),
+            "--scene-random", str(results / "tcav" / "scene_random.csv"),
             "--truth", str(results / "truth.csv"),
             "--out", str(results),
         ]
@@ -243,6 +260,45 @@ def test_an_insertion_effect_within_what_random_sets_do_confirms_nothing(project
         rows = list(csv.DictReader(handle))
     assert any(r["confirmed"] == "True" for r in rows)
     assert all(r["insertion_random_low"] == "" for r in rows)
+
+
+def read_rows(project: Path) -> dict[tuple[str, str], list[dict]]:
+    with (project / "results" / "scores.csv").open(newline="", encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    by_pair: dict[tuple[str, str], list[dict]] = {}
+    for r in rows:
+        by_pair.setdefault((r["target"], r["concept"]), []).append(r)
+    return by_pair
+
+
+def test_the_scene_test_confirms_and_contradicts_from_min_effect_on(project: Path, capsys):
+    # the insertion test sees nothing; the scene test: blue raises water by 0.9, red lowers fire by 0.8
+    write_checks(project, insertion={}, scene={("water", "blue"): 0.9, ("fire", "red"): -0.8})
+    assert run_report(project) == 0
+    rows = read_rows(project)
+    water = [r for r in rows["water", "blue"] if r["significant"] == "True"]
+    assert water and all(r["verdict"] == "raises class (confirmed)" and r["confirmed_by"] == "scene" for r in water)
+    assert all(float(r["scene_effect"]) == 0.9 and float(r["scene_p_adjusted"]) < 0.05 for r in water)
+    assert all(float(r["scene_random_low"]) < 0 < float(r["scene_random_high"]) for r in water)
+    fire = [r for r in rows["fire", "red"] if r["significant"] == "True"]
+    assert fire and all(r["verdict"] == "contradicted" and r["confirmed"] == "False" for r in fire)
+    assert "by the scene test" in capsys.readouterr().err
+    # under insertion.min_effect the scene test says nothing either way
+    params = yaml.safe_load((project / "params.yaml").read_text())
+    params.setdefault("insertion", {})["min_effect"] = 1.0
+    (project / "params.yaml").write_text(yaml.safe_dump(params))
+    assert run_report(project) == 0
+    rows = read_rows(project)
+    assert all(r["verdict"] == "raises class (not confirmed)" for r in rows["water", "blue"] if r["significant"] == "True")
+    assert all(r["verdict"] == "raises class (not confirmed)" for r in rows["fire", "red"] if r["significant"] == "True")
+    # the scene test off: its tables are not read, the insertion test alone decides
+    params["insertion"].update(scene=False, min_effect=0.5)
+    (project / "params.yaml").write_text(yaml.safe_dump(params))
+    (project / "results" / "tcav" / "scene.csv").unlink()
+    assert run_report(project) == 0
+    rows = read_rows(project)
+    assert all(r["scene_effect"] == "" for pair in rows.values() for r in pair)
+    assert "insertion.scene is off" in capsys.readouterr().err
 
 
 def test_with_one_random_set_held_out_the_report_says_there_is_no_comparison(project: Path, capsys):
