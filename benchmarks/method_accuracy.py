@@ -29,6 +29,11 @@ much of a table's figure is the luck of one draw.
 A confirmation also needs the insertion effect beyond the held-out random sets' prediction
 interval (``insertion.random_check``, as the pipeline does); ``--no-random-check`` scores
 without it.
+
+Every draw also runs the scene test (``tcavcore/scene.py``, the project's ``insertion.scene_*``
+settings) with the same seed offset, and a finding is confirmed as the report confirms it: a
+test agreeing (the scene test from ``insertion.min_effect`` logit on) and none contradicting.
+``--no-scene`` scores the insertion test alone (``insertion.scene: false``).
 """
 
 from __future__ import annotations
@@ -97,7 +102,6 @@ def insertion_tables(project: Path, variants, seed_offset: int = 0) -> tuple[dic
 
     ``seed_offset`` shifts the insertion test's seed only (another draw of the same test)."""
     from pipeline.insertion import insertion_config, run_insertion, run_random_insertion
-    from tcavcore.confirmation import adjusted_insertion
     from common.params import load_params
     from images.sets import load_image_sets
     from wrappers import FrozenGraphWrapper
@@ -113,11 +117,27 @@ def insertion_tables(project: Path, variants, seed_offset: int = 0) -> tuple[dic
                                      fraction=float(region), fit=fit)
         rows = run_insertion(model.logits_batched, model.label_to_id, classes, concepts, randoms, config,
                              seed=params.seed + seed_offset)
-        tables[variant] = adjusted_insertion(keyed(rows), params.tcav.correction)
+        tables[variant] = keyed(rows)
         random_tables[variant] = keyed(run_random_insertion(model.logits_batched, model.label_to_id, classes,
                                                             randoms, config, seed=params.seed + seed_offset))
     model.sess.close()
     return tables, random_tables
+
+
+def scene_tables(project: Path, seed_offset: int = 0) -> tuple[dict, dict]:
+    """The scene test of every (class, concept) and of every random set, keyed like :func:`insertion_tables`."""
+    from common.params import load_params
+    from images.sets import load_image_sets
+    from pipeline.insertion import run_scene, scene_config
+    from wrappers import FrozenGraphWrapper
+
+    params = load_params(project / "params.yaml")
+    classes, concepts, randoms = load_image_sets(params, project / "datasets" / "processed", project / "concepts")
+    model = FrozenGraphWrapper(project / "models" / "frozen", [], with_gradients=False)
+    rows, random_rows = run_scene(model.logits_batched, model.label_to_id, classes, concepts, randoms,
+                                  scene_config(params), seed=params.seed + seed_offset)
+    model.sess.close()
+    return keyed(rows), keyed(random_rows)
 
 
 def keyed(rows: list[dict]) -> dict[tuple[str, str], dict]:
@@ -125,11 +145,16 @@ def keyed(rows: list[dict]) -> dict[tuple[str, str], dict]:
     return {(r["target"], r["concept"]): {key: r[key] for key in ("effect", "ci_low", "ci_high", "p")} for r in rows}
 
 
-def bounds_of(random_tables: dict, variant: str, confidence: float, check: bool) -> dict:
-    """Per class, the random sets' interval a confirmation must clear (none when not ``check``)."""
-    from tcavcore.confirmation import random_intervals
+def checks_of(tables: dict, random_tables: dict, scene: tuple[dict, dict] | None, variant: str, args) -> "Checks":
+    """The run's checks as the report builds them, with the insertion test of ``variant``."""
+    from tcavcore.confirmation import Checks, random_intervals
 
-    return random_intervals(random_tables[variant], confidence) if check else {}
+    def bounds(table: dict) -> dict:
+        return random_intervals(table, args.confidence) if args.random_check else {}
+
+    return Checks.of(tables[variant], "holm", insertion_bounds=bounds(random_tables[variant]),
+                     scene=scene[0] if scene else None, scene_bounds=bounds(scene[1]) if scene else None,
+                     min_effect=args.min_effect)
 
 
 def main(argv: list[str]) -> int:
@@ -155,6 +180,10 @@ def main(argv: list[str]) -> int:
                         help="confirm on a significant insertion effect alone (insertion.random_check: false)")
     parser.add_argument("--confidence", type=float, default=0.95,
                         help="level of the random sets' prediction interval (tcav.confidence; default 0.95)")
+    parser.add_argument("--no-scene", dest="scene", action="store_false",
+                        help="confirm with the insertion test alone (insertion.scene: false)")
+    parser.add_argument("--min-effect", type=float, default=0.5,
+                        help="smallest scene effect that confirms or contradicts, logit (insertion.min_effect; 0.5)")
     parser.add_argument("--json", type=Path, help="also write the counts here")
     parser.add_argument("--keep", type=Path, help="keep the projects under this folder (reused when present)")
     args = parser.parse_args(argv)
@@ -179,6 +208,7 @@ def main(argv: list[str]) -> int:
                     run(["dvc", "repro"], project)
                 truth = {(r["class"], r["concept"]): float(r["effect"]) for r in read_csv(project / "results" / "truth.csv")}
                 tables, random_tables = redrawn(project, saved, VARIANTS, 0)
+                scene = scene_drawn(project, saved, 0) if args.scene else None
                 print(f"{world} seed {seed}: pipeline + insertion variants in {time.perf_counter() - start:.0f} s",
                       flush=True)
                 for cav_model, pooling in cav_options:
@@ -190,16 +220,16 @@ def main(argv: list[str]) -> int:
                         kept.write_bytes((project / "results" / "scores.csv").read_bytes())
                     rows = read_csv(kept)
                     for variant in VARIANTS:
-                        counts = score_findings(rows, truth, tables[variant], 0.05, args.threshold,
-                                                bounds_of(random_tables, variant, args.confidence, args.random_check))
+                        counts = score_findings(rows, truth, checks_of(tables, random_tables, scene, variant, args),
+                                                0.05, args.threshold)
                         results.setdefault(world, {}).setdefault(f"{cav_model}/{pooling}", {}).setdefault(variant, []) \
                             .append({name: dataclasses.asdict(c) for name, c in counts.items()})
                     for draw in range(args.draw_seeds + 1):
                         drawn, drawn_random = redrawn(project, saved, VARIANTS, draw)
+                        drawn_scene = scene_drawn(project, saved, draw) if args.scene else None
                         for variant in VARIANTS:
-                            bounds = bounds_of(drawn_random, variant, args.confidence, args.random_check)
-                            counts = score_findings(rows, truth, drawn[variant], 0.05, args.threshold,
-                                                    bounds)["confirmed"]
+                            checks = checks_of(drawn, drawn_random, drawn_scene, variant, args)
+                            counts = score_findings(rows, truth, checks, 0.05, args.threshold)["confirmed"]
                             spread.setdefault(world, {}).setdefault(f"{cav_model}/{pooling}", {}) \
                                 .setdefault(variant, {}).setdefault(draw, Counts()).add(counts)
                     print(f"  {cav_model}/{pooling}: {time.perf_counter() - start:.0f} s", flush=True)
@@ -225,6 +255,17 @@ def redrawn(project: Path, saved: Path, variants, draw: int) -> tuple[dict, dict
         save_tables(path, tables)
         save_tables(random_path, random_tables)
     return tables, random_tables
+
+
+def scene_drawn(project: Path, saved: Path, draw: int) -> tuple[dict, dict]:
+    """The scene tables of a draw (seed offset ``draw``), computed once and kept under ``saved``."""
+    suffix = "" if draw == 0 else f"-draw{draw}"
+    path, random_path = saved / f"scene{suffix}.json", saved / f"scene-random{suffix}.json"
+    if not (path.exists() and random_path.exists()):
+        tested, held = scene_tables(project, draw)
+        save_tables(path, {"scene": tested})
+        save_tables(random_path, {"scene": held})
+    return load_tables(path)["scene"], load_tables(random_path)["scene"]
 
 
 def print_spread(spread: dict, args) -> None:
@@ -256,10 +297,11 @@ def print_tables(results: dict, args) -> None:
     worlds = list(results)
     for label, chosen in [(w, [w]) for w in worlds] + ([("both worlds", worlds)] if len(worlds) > 1 else []):
         print(f"\n{label}")
-        print(f"  {'CAV option':<22}{'insertion':<32}{'TCAV alone':<28}{'insertion alone':<28}{'confirmed (both)':<28}")
+        print(f"  {'CAV option':<22}{'insertion':<32}{'TCAV alone':<28}{'insertion alone':<28}{'scene alone':<28}"
+              f"{'confirmed':<28}")
         for option in results[worlds[0]]:
             for control in variants(args.regions, args.fits, args.controls, args.carriers):
-                totals = {name: Counts() for name in ("tcav", "insertion", "confirmed")}
+                totals = {name: Counts() for name in ("tcav", "insertion", "scene", "confirmed")}
                 for world in chosen:
                     for entry in results[world][option][control]:
                         for name, counts in entry.items():
