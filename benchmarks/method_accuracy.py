@@ -33,7 +33,8 @@ without it.
 Every draw also runs the scene test (``tcavcore/scene.py``, the project's ``insertion.scene_*``
 settings) with the same seed offset, and a finding is confirmed as the report confirms it: a
 test agreeing (the scene test from ``insertion.min_effect`` logit on) and none contradicting.
-``--no-scene`` scores the insertion test alone (``insertion.scene: false``).
+``--no-scene`` scores the insertion test alone (``insertion.scene: false``); ``--confirm scene``
+confirms with the scene test alone (for comparison; the pipeline has no such setting).
 """
 
 from __future__ import annotations
@@ -152,7 +153,9 @@ def checks_of(tables: dict, random_tables: dict, scene: tuple[dict, dict] | None
     def bounds(table: dict) -> dict:
         return random_intervals(table, args.confidence) if args.random_check else {}
 
-    return Checks.of(tables[variant], "holm", insertion_bounds=bounds(random_tables[variant]),
+    insertion = {} if args.confirm == "scene" else tables[variant]
+    scene = None if args.confirm == "insertion" else scene
+    return Checks.of(insertion, "holm", insertion_bounds=bounds(random_tables[variant]),
                      scene=scene[0] if scene else None, scene_bounds=bounds(scene[1]) if scene else None,
                      min_effect=args.min_effect)
 
@@ -182,13 +185,19 @@ def main(argv: list[str]) -> int:
                         help="level of the random sets' prediction interval (tcav.confidence; default 0.95)")
     parser.add_argument("--no-scene", dest="scene", action="store_false",
                         help="confirm with the insertion test alone (insertion.scene: false)")
+    parser.add_argument("--confirm", choices=["both", "insertion", "scene"], default="both",
+                        help="which tests may confirm a finding (default both, as the report; insertion = --no-scene)")
     parser.add_argument("--min-effect", type=float, default=0.5,
                         help="smallest scene effect that confirms or contradicts, logit (insertion.min_effect; 0.5)")
     parser.add_argument("--json", type=Path, help="also write the counts here")
     parser.add_argument("--keep", type=Path, help="keep the projects under this folder (reused when present)")
     args = parser.parse_args(argv)
+    if not args.scene:
+        args.confirm = "insertion"
+    args.scene = args.confirm != "insertion"
 
     results: dict = {}
+    scale: dict = {}  # world -> (intervention, measured effect, insertion effect, scene effect) per (class, concept)
     spread: dict = {}  # world -> option -> variant -> draw -> confirmed Counts pooled over seeds
     VARIANTS = variants(args.regions, args.fits, args.controls, args.carriers)
     cav_options = [tuple(option.split("/")) for option in args.cavs]
@@ -206,9 +215,15 @@ def main(argv: list[str]) -> int:
                 if options or not (project / "results" / "truth.csv").exists():
                     set_params(project, {"tcav": {"cav_model": "linear", "pooling": "none"}})
                     run(["dvc", "repro"], project)
-                truth = {(r["class"], r["concept"]): float(r["effect"]) for r in read_csv(project / "results" / "truth.csv")}
+                truth_rows = read_csv(project / "results" / "truth.csv")
+                truth = {(r["class"], r["concept"]): float(r["effect"]) for r in truth_rows}
                 tables, random_tables = redrawn(project, saved, VARIANTS, 0)
                 scene = scene_drawn(project, saved, 0) if args.scene else None
+                for r in truth_rows:  # the pipeline's own draw of each test beside the measured effect
+                    key = (r["class"], r["concept"])
+                    scale.setdefault(world, []).append(
+                        (r["intervention"], float(r["effect"]), float(tables[VARIANTS[0]][key]["effect"]),
+                         float(scene[0][key]["effect"]) if scene else float("nan")))
                 print(f"{world} seed {seed}: pipeline + insertion variants in {time.perf_counter() - start:.0f} s",
                       flush=True)
                 for cav_model, pooling in cav_options:
@@ -235,6 +250,7 @@ def main(argv: list[str]) -> int:
                     print(f"  {cav_model}/{pooling}: {time.perf_counter() - start:.0f} s", flush=True)
                 set_params(project, {"tcav": {"cav_model": "linear", "pooling": "none"}})
     print_tables(results, args)
+    print_scale(scale, VARIANTS[0])
     if args.draw_seeds:
         print_spread(spread, args)
     if args.json:
@@ -266,6 +282,26 @@ def scene_drawn(project: Path, saved: Path, draw: int) -> tuple[dict, dict]:
         save_tables(path, {"scene": tested})
         save_tables(random_path, {"scene": held})
     return load_tables(path)["scene"], load_tables(random_path)["scene"]
+
+
+def print_scale(scale: dict, variant: str) -> None:
+    """How each test's effect follows the measured one: a least-squares line and Pearson's r, per world and
+    kind of intervention (the truth's), on the pipeline's own draw."""
+    import numpy as np
+
+    print(f"\neach test's effect against the measured effect (test = slope x measured + intercept; r), "
+          f"insertion: {variant}")
+    for world, points in scale.items():
+        for kind in sorted({p[0] for p in points}):
+            chosen = [p for p in points if p[0] == kind]
+            truth = np.array([p[1] for p in chosen])
+            text = f"  {world:<8}{kind:<14}n {len(chosen):>3}"
+            for name, column in (("insertion", 2), ("scene", 3)):
+                values = np.array([p[column] for p in chosen])
+                if len(chosen) > 2 and np.all(np.isfinite(values)) and np.ptp(truth) > 0:
+                    slope, intercept = np.polyfit(truth, values, 1)
+                    text += f"   {name} {slope:+.2f} x {intercept:+.2f} (r {np.corrcoef(truth, values)[0, 1]:+.2f})"
+            print(text)
 
 
 def print_spread(spread: dict, args) -> None:

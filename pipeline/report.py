@@ -185,17 +185,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         significance,
         summary["not_learnable"],
     )
-    log.info("%d findings confirmed by the insertion or the scene test, %d contradicted", summary["confirmed"],
-             summary["contradicted"])
+    log.info("%d findings confirmed by the %s test, %d contradicted by a test", summary["confirmed"],
+             "scene" if params.insertion.scene else "insertion", summary["contradicted"])
+    judge = "scene" if params.insertion.scene else "insertion"
     within = [row for row in rows if row["significant"] and not row["confirmed"]
-              and row["insertion_p_adjusted"] < significance
-              and (row["insertion_effect"] > 0) == (row["score_mean"] > 0.5)]
+              and row[f"{judge}_p_adjusted"] < significance
+              and (row[f"{judge}_effect"] > 0) == (row["score_mean"] > 0.5)]
     if within:
-        log.info("%d findings not confirmed although their insertion effect is significant: it is within what "
-                 "a random set does (insertion_random_low / _high in scores.csv)", len(within))
+        log.info("%d findings not confirmed although their %s effect is significant the same way: it is under "
+                 "insertion.min_effect or within what a random set does (%s_random_low / _high in scores.csv)",
+                 len(within), judge, judge)
     for row in rows:
         if row["confirmed"]:
-            log.info("  %s / %s at %s: %s by the %s test (score %.2f, insertion effect %+.3f, scene effect %+.3f)",
+            log.info("  %s / %s at %s: %s, by the %s test (score %.2f, insertion effect %+.3f, scene effect %+.3f)",
                      row["target"], row["concept"], row["bottleneck"], row["verdict"], row["confirmed_by"],
                      row["score_mean"], row["insertion_effect"], row["scene_effect"])
     if accuracy:

@@ -3,23 +3,27 @@
 TCAV says that a concept's direction scores differently from random directions; two tests on
 images say whether putting the concept's content into pictures moves the class logit:
 
-- the **insertion test** (:mod:`tcavcore.insertion`): a window of the concept on random images,
-  where the class is absent, against the images' own content moved there. It *agrees* with a
-  finding when its effect is significant (after its own correction over the run) in the same
-  direction and lies beyond what random content does: outside, on the finding's side, the
-  prediction interval of the same test run with each held-out random set as the "concept"
-  (:func:`random_interval`; the insertion stage's ``insertion_random.csv``), the insertion
-  analogue of TCAV's own comparison with random directions.
 - the **scene test** (:mod:`tcavcore.scene`): a blob of the concept on the background of the
-  class's own images against blobs of random content in the same places. It agrees when its
-  effect is significant the same way, beyond its random sets' interval, **and at least
-  ``min_effect`` logit in size** (``insertion.min_effect``: the size the accuracy tables call a
-  real effect; the scene test's effects are on the truth's scale, the insertion test's are not).
+  class's own images against blobs of random content in the same places. It *agrees* with a
+  finding when its effect is significant (after its own correction over the run) in the same
+  direction, lies beyond what random content does (outside, on the finding's side, the
+  prediction interval of the random sets' own scene effects: :func:`random_interval`), **and is
+  at least ``min_effect`` logit in size** (``insertion.min_effect``: the size the accuracy tables
+  call a real effect; the scene test's effects are on the known truth's scale).
+- the **insertion test** (:mod:`tcavcore.insertion`): a window of the concept on random images,
+  where the class is absent, against the images' own content moved there; its random sets are
+  the held-out ones (``insertion_random.csv``).
 
-A test *contradicts* a finding when its effect is significant the other way (for the scene
-test: and at least ``min_effect``). A finding is **contradicted** when either test
-contradicts it, **confirmed** when neither does and at least one agrees, **not confirmed**
-otherwise. Each test is a family of its own, corrected over the run's (class, concept) pairs.
+A test *contradicts* a finding when its effect is significant the other way (the scene test:
+and at least ``min_effect``). A finding is **contradicted** when either test contradicts it,
+**confirmed** when neither does and the scene test agrees, **not confirmed** otherwise.
+
+Why the insertion test does not confirm on its own: over six seeds and ten draws of both
+tests, its confirmations were right 0.99 of the time on the colour world but 0.66 on the
+texture world, where a concept's images carry other cues (dark marks read as stripes) that
+move a class on images without it but not beside it; the scene test's were right 1.00 on both
+(README "Measured accuracy"). With the scene test off (``insertion.scene: false``) the
+insertion test confirms, as before 2026-12-06.
 """
 
 from __future__ import annotations
@@ -44,8 +48,8 @@ INSERTION_KEYS = ("insertion_effect", "insertion_ci_low", "insertion_ci_high", "
                   "insertion_p_adjusted", "insertion_random_low", "insertion_random_high",
                   "scene_effect", "scene_ci_low", "scene_ci_high", "scene_p", "scene_p_adjusted",
                   "scene_random_low", "scene_random_high", "confirmed", "confirmed_by")
-#: ``confirmed_by`` values: which test agreed with a confirmed finding.
-BY_INSERTION, BY_SCENE, BY_BOTH = "insertion", "scene", "insertion and scene"
+#: ``confirmed_by`` values: the test that confirmed a finding (the insertion test only with the scene test off).
+BY_INSERTION, BY_SCENE = "insertion", "scene"
 
 #: Status of a finding, for charts: confirmed, unconfirmed, contradicted, or none (not significant).
 STATUS_CONFIRMED, STATUS_UNCONFIRMED, STATUS_CONTRADICTED = "confirmed", "unconfirmed", "contradicted"
@@ -158,19 +162,18 @@ def checked_verdict(verdict: str, significance: float, insertion: Reading | None
 
 def _checked(verdict: str, significance: float, insertion: Reading | None,
              scene: Reading | None) -> tuple[str, str]:
-    """The checked verdict and which tests agreed (``confirmed_by``; '' unless confirmed)."""
+    """The checked verdict and the test that confirmed it (``confirmed_by``; '' unless confirmed)."""
     if verdict not in (RAISES, LOWERS):
         return verdict, ""
     sign = 1 if verdict == RAISES else -1
-    said = {name: reading.says(sign, significance) for name, reading in (("insertion", insertion), ("scene", scene))
+    said = {name: reading.says(sign, significance) for name, reading in ((BY_INSERTION, insertion), (BY_SCENE, scene))
             if reading is not None}
     if -1 in said.values():
         return CONTRADICTED, ""
-    agreeing = [name for name, vote in said.items() if vote == 1]
-    if not agreeing:
-        return (RAISES_UNCONFIRMED if sign > 0 else LOWERS_UNCONFIRMED), ""
-    by = BY_BOTH if len(agreeing) == 2 else (BY_INSERTION if agreeing == ["insertion"] else BY_SCENE)
-    return (RAISES_CONFIRMED if sign > 0 else LOWERS_CONFIRMED), by
+    judge = BY_SCENE if scene is not None else BY_INSERTION
+    if said.get(judge) == 1:
+        return (RAISES_CONFIRMED if sign > 0 else LOWERS_CONFIRMED), judge
+    return (RAISES_UNCONFIRMED if sign > 0 else LOWERS_UNCONFIRMED), ""
 
 
 def adjusted_insertion(insertion: Mapping[tuple[str, str], Mapping[str, float]],

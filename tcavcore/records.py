@@ -95,8 +95,8 @@ SUMMARY_KEYS: tuple[str, ...] = (
     "scene_p_adjusted",
     "scene_random_low",
     "scene_random_high",
-    # whether a test confirms the finding with none contradicting it, and which ("insertion",
-    # "scene", "insertion and scene"; empty when not confirmed)
+    # whether the finding is confirmed (tcavcore/confirmation.py) and by which test: "scene",
+    # or "insertion" when insertion.scene is off; empty when not confirmed
     "confirmed",
     "confirmed_by",
 )

@@ -155,7 +155,7 @@ def test_scores_carry_the_insertion_and_scene_columns(all_rows):
         assert r["insertion_p_adjusted"] != "" and r["insertion_effect"] != ""
         assert r["scene_p_adjusted"] != "" and r["scene_effect"] != "" and r["scene_random_low"] != ""
         assert r["confirmed"] in ("True", "False")
-        assert (r["confirmed_by"] in ("insertion", "scene", "insertion and scene")) == (r["confirmed"] == "True"), r
+        assert (r["confirmed_by"] == "scene") == (r["confirmed"] == "True"), r  # the scene test confirms
 
 
 def test_the_report_scores_the_run_against_its_truth(default_run, all_rows, truth):

@@ -146,20 +146,22 @@ def random_rows(effects, first: int = 5) -> list[dict]:
 
 
 def write_checks(folder: Path, random_effects=(-0.05, 0.0, 0.05), scene: dict | None = None,
-                 insertion: dict | None = None) -> None:
-    """The insertion stage's tables and no truth. The insertion test: ``insertion`` (default: the own
-    colours raise their class by 0.4), everything else nothing; random sets move every class by
-    ``random_effects``. The scene test: ``scene`` (default: no effect anywhere), its random sets ±0.05."""
+                 insertion: dict | None = None, scene_random_effects=(-0.05, 0.0, 0.05)) -> None:
+    """The insertion stage's tables and no truth. Both tests: ``insertion`` and ``scene`` (default: the
+    own colours raise their class, by 0.4 and 0.8 logit), everything else nothing; random sets move
+    every class by ``random_effects`` and ``scene_random_effects``."""
     from pipeline.insertion import insertion_csv
     from pipeline.truth import truth_csv
 
-    own = {("fire", "red"): 0.4, ("water", "blue"): 0.4, ("grass", "green"): 0.4}
+    own = (("fire", "red"), ("water", "blue"), ("grass", "green"))
     tcav = folder / "results" / "tcav"
     tcav.mkdir(parents=True, exist_ok=True)
-    (tcav / "insertion.csv").write_text(insertion_csv(table_rows(own if insertion is None else insertion)))
+    insertion = dict.fromkeys(own, 0.4) if insertion is None else insertion
+    scene = dict.fromkeys(own, 0.8) if scene is None else scene
+    (tcav / "insertion.csv").write_text(insertion_csv(table_rows(insertion)))
     (tcav / "insertion_random.csv").write_text(insertion_csv(random_rows(random_effects)))
-    (tcav / "scene.csv").write_text(insertion_csv(table_rows(scene or {})))
-    (tcav / "scene_random.csv").write_text(insertion_csv(random_rows((-0.05, 0.0, 0.05), first=0)))
+    (tcav / "scene.csv").write_text(insertion_csv(table_rows(scene)))
+    (tcav / "scene_random.csv").write_text(insertion_csv(random_rows(scene_random_effects, first=0)))
     (folder / "results" / "truth.csv").write_text(truth_csv([]))
 
 
@@ -239,34 +241,57 @@ def test_report_writes_scores_metrics_and_charts(project: Path, capsys):
     assert str(results / "scores.csv") in log and str(results / "plots") in log and "tcav_metrics.json" in log
 
 
-def test_an_insertion_effect_within_what_random_sets_do_confirms_nothing(project: Path, capsys):
-    # random sets move every class by 0.2 to 0.6: the own colours' 0.4 is no evidence
-    write_checks(project, random_effects=(0.2, 0.4, 0.6))
-    assert run_report(project) == 0
+def scores_rows(project: Path) -> list[dict]:
+    """``scores.csv``'s rows, as strings."""
     with (project / "results" / "scores.csv").open(newline="", encoding="utf-8") as handle:
-        rows = list(csv.DictReader(handle))
+        return list(csv.DictReader(handle))
+
+
+def set_insertion_params(project: Path, **values) -> None:
+    """Set keys of the ``insertion`` section of the project's params.yaml."""
+    params = yaml.safe_load((project / "params.yaml").read_text())
+    params.setdefault("insertion", {}).update(values)
+    (project / "params.yaml").write_text(yaml.safe_dump(params))
+
+
+def test_an_effect_within_what_random_sets_do_confirms_nothing(project: Path, capsys):
+    # random sets move every class by 0.6 to 1.0 in the scene test: the own colours' 0.8 is no evidence
+    write_checks(project, scene_random_effects=(0.6, 0.8, 1.0))
+    assert run_report(project) == 0
+    rows = scores_rows(project)
     significant = [r for r in rows if r["significant"] == "True"]
     assert significant and not any(r["confirmed"] == "True" for r in rows)
     own = [r for r in significant if (r["target"], r["concept"]) == ("fire", "red")]
     assert own and all(r["verdict"] == "raises class (not confirmed)" for r in own)
+    assert all(float(r["scene_random_low"]) < 0.8 < float(r["scene_random_high"]) for r in rows)
+    # the check off: the same tables confirm the own colours again
+    set_insertion_params(project, random_check=False)
+    assert run_report(project) == 0
+    rows = scores_rows(project)
+    assert any(r["confirmed"] == "True" for r in rows)
+    assert all(r["scene_random_low"] == "" and r["insertion_random_low"] == "" for r in rows)
+
+
+def test_with_the_scene_test_off_an_insertion_effect_within_random_sets_confirms_nothing(project: Path, capsys):
+    # the insertion test decides; random sets move every class by 0.2 to 0.6: the own colours' 0.4 is no evidence
+    write_checks(project, random_effects=(0.2, 0.4, 0.6))
+    set_insertion_params(project, scene=False)
+    assert run_report(project) == 0
+    rows = scores_rows(project)
+    assert any(r["significant"] == "True" for r in rows) and not any(r["confirmed"] == "True" for r in rows)
     assert all(float(r["insertion_random_low"]) < 0.4 < float(r["insertion_random_high"]) for r in rows)
     assert "within what a random set does" in capsys.readouterr().err
-    # the check off: the same tables confirm the own colours again
-    params = yaml.safe_load((project / "params.yaml").read_text())
-    params.setdefault("insertion", {})["random_check"] = False
-    (project / "params.yaml").write_text(yaml.safe_dump(params))
+    write_checks(project)  # random sets within ±0.05: the insertion test confirms the own colours
     assert run_report(project) == 0
-    with (project / "results" / "scores.csv").open(newline="", encoding="utf-8") as handle:
-        rows = list(csv.DictReader(handle))
-    assert any(r["confirmed"] == "True" for r in rows)
-    assert all(r["insertion_random_low"] == "" for r in rows)
+    rows = scores_rows(project)
+    confirmed = [r for r in rows if r["confirmed"] == "True"]
+    assert confirmed and all(r["confirmed_by"] == "insertion" for r in confirmed)
 
 
 def read_rows(project: Path) -> dict[tuple[str, str], list[dict]]:
-    with (project / "results" / "scores.csv").open(newline="", encoding="utf-8") as handle:
-        rows = list(csv.DictReader(handle))
+    """``scores.csv``'s rows grouped by (target, concept)."""
     by_pair: dict[tuple[str, str], list[dict]] = {}
-    for r in rows:
+    for r in scores_rows(project):
         by_pair.setdefault((r["target"], r["concept"]), []).append(r)
     return by_pair
 
@@ -284,16 +309,13 @@ def test_the_scene_test_confirms_and_contradicts_from_min_effect_on(project: Pat
     assert fire and all(r["verdict"] == "contradicted" and r["confirmed"] == "False" for r in fire)
     assert "by the scene test" in capsys.readouterr().err
     # under insertion.min_effect the scene test says nothing either way
-    params = yaml.safe_load((project / "params.yaml").read_text())
-    params.setdefault("insertion", {})["min_effect"] = 1.0
-    (project / "params.yaml").write_text(yaml.safe_dump(params))
+    set_insertion_params(project, min_effect=1.0)
     assert run_report(project) == 0
     rows = read_rows(project)
     assert all(r["verdict"] == "raises class (not confirmed)" for r in rows["water", "blue"] if r["significant"] == "True")
     assert all(r["verdict"] == "raises class (not confirmed)" for r in rows["fire", "red"] if r["significant"] == "True")
     # the scene test off: its tables are not read, the insertion test alone decides
-    params["insertion"].update(scene=False, min_effect=0.5)
-    (project / "params.yaml").write_text(yaml.safe_dump(params))
+    set_insertion_params(project, scene=False, min_effect=0.5)
     (project / "results" / "tcav" / "scene.csv").unlink()
     assert run_report(project) == 0
     rows = read_rows(project)
@@ -302,7 +324,7 @@ def test_the_scene_test_confirms_and_contradicts_from_min_effect_on(project: Pat
 
 
 def test_with_one_random_set_held_out_the_report_says_there_is_no_comparison(project: Path, capsys):
-    write_checks(project, random_effects=(0.6,))  # one set: no interval, the insertion test alone decides
+    write_checks(project, random_effects=(0.6,))  # one set: no interval for the insertion test
     assert run_report(project) == 0
     log = capsys.readouterr().err
     assert "fire has fewer than two random-set insertion tests" in log and "insertion_random.csv" in log

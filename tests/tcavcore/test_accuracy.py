@@ -65,6 +65,9 @@ def test_the_scene_test_confirms_from_min_effect_on_and_is_scored_alone():
     insertion = {("fire", "red"): {"effect": 0.4, "p_adjusted": 0.001}}  # agrees, but the scene test contradicts
     counts = score_findings(rows, EFFECTS, Checks(insertion, scene=scene, min_effect=0.5), 0.05)
     assert (counts["confirmed"].findings, counts["confirmed"].right, counts["confirmed"].found) == (1, 1, 1)
+    # without the scene test the insertion test decides: red is confirmed, the wrong way round for nothing
+    alone = score_findings(rows, EFFECTS, Checks(insertion), 0.05)["confirmed"]
+    assert (alone.findings, alone.right) == (1, 1)
     # the scene test alone: blue (right) and red (wrong way: red raises fire); white is under min_effect
     assert (counts["scene"].findings, counts["scene"].right) == (2, 1)
     without_floor = score_findings(rows, EFFECTS, Checks(insertion, scene=scene, min_effect=0.0), 0.05)

@@ -141,15 +141,20 @@ def scene_reading(effect, p_adjusted=0.001, bounds=None, min_effect=0.5):
     return Reading(effect, p_adjusted, bounds, min_effect)
 
 
-def test_either_test_confirms_and_either_contradicts():
+def test_the_scene_test_confirms_and_either_test_contradicts():
     agrees, silent = Reading(0.4, 0.001), Reading(0.01, 0.6)
-    assert checked_verdict("raises class", 0.05, agrees, scene_reading(0.1)) == RAISES_CONFIRMED
     assert checked_verdict("lowers class", 0.05, silent, scene_reading(-0.8)) == LOWERS_CONFIRMED
     assert checked_verdict("lowers class", 0.05, None, scene_reading(-0.8)) == LOWERS_CONFIRMED
-    # the scene test against the finding, at least min_effect: contradicted, whatever the insertion test says
+    assert checked_verdict("raises class", 0.05, agrees, scene_reading(0.9)) == RAISES_CONFIRMED
+    # the insertion test agreeing is not enough while the scene test runs: it only contradicts
+    assert checked_verdict("raises class", 0.05, agrees, scene_reading(0.1)) == RAISES_UNCONFIRMED
+    assert checked_verdict("raises class", 0.05, Reading(-0.4, 0.001), scene_reading(0.9)) == CONTRADICTED
+    # with the scene test off (no reading) the insertion test decides, as before
+    assert checked_verdict("raises class", 0.05, agrees, None) == RAISES_CONFIRMED
+    # the scene test against the finding, at least min_effect: contradicted
     assert checked_verdict("raises class", 0.05, agrees, scene_reading(-0.7)) == CONTRADICTED
     # under min_effect the scene test says nothing either way
-    assert checked_verdict("raises class", 0.05, agrees, scene_reading(-0.3)) == RAISES_CONFIRMED
+    assert checked_verdict("raises class", 0.05, silent, scene_reading(-0.3)) == RAISES_UNCONFIRMED
     assert checked_verdict("lowers class", 0.05, silent, scene_reading(-0.3)) == LOWERS_UNCONFIRMED
     # not significant, or not beyond its random sets: no confirmation
     assert checked_verdict("lowers class", 0.05, silent, scene_reading(-0.8, 0.2)) == LOWERS_UNCONFIRMED
@@ -167,9 +172,10 @@ def test_apply_checks_writes_both_tests_and_who_confirmed():
                        scene={("a", "blue"): test, ("a", "red"): {**test, "effect": 0.2},
                               ("b", "blue"): test}, scene_bounds={"a": (-0.2, 0.2)}, min_effect=0.5)
     apply_checks(rows, checks, 0.05)
-    assert rows[0]["confirmed_by"] == "insertion and scene" and rows[0]["scene_effect"] == -0.9
+    assert rows[0]["confirmed_by"] == "scene" and rows[0]["scene_effect"] == -0.9 and rows[0]["insertion_effect"] == -0.3
     assert (rows[0]["scene_random_low"], rows[0]["scene_random_high"]) == (-0.2, 0.2)
-    assert rows[1]["confirmed_by"] == "insertion" and rows[1]["verdict"] == RAISES_CONFIRMED
+    # the insertion test agrees, the scene test's 0.2 is under min_effect: not confirmed
+    assert rows[1]["confirmed_by"] == "" and rows[1]["verdict"] == RAISES_UNCONFIRMED
     assert rows[2]["confirmed_by"] == "scene" and math.isnan(rows[2]["scene_random_low"])
-    assert all(r["confirmed"] for r in rows)
+    assert [r["confirmed"] for r in rows] == [True, False, True]
     assert math.isclose(rows[0]["scene_p_adjusted"], 0.0003)  # Holm over the three scene tests
