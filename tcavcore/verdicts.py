@@ -290,9 +290,9 @@ def summarise_runs(
             )
         summaries.append(summarise_group(key, groups[key], random_rows, decision.confidence))
     decide_significance(summaries, decision, unrecognised)
-    for summary in summaries:  # no insertion test yet (tcavcore.confirmation.apply_insertion adds it)
+    for summary in summaries:  # no test on images yet (tcavcore.confirmation.apply_checks adds them)
         summary.update({key: math.nan for key in SUMMARY_KEYS[SUMMARY_KEYS.index("insertion_effect"):]})
-        summary["confirmed"] = False
+        summary["confirmed"], summary["confirmed_by"] = False, ""
     return [{key: summary[key] for key in SUMMARY_KEYS} for summary in summaries]
 
 
