@@ -202,7 +202,7 @@ def test_a_confirmation_needs_the_effect_beyond_what_random_sets_do():
     assert verdict("raises class", 0.4, 0.001, (math.nan, math.nan)) == RAISES_CONFIRMED
 
 
-def test_apply_insertion_writes_the_class_interval_and_uses_it():
+def test_apply_checks_writes_the_class_interval_and_uses_it():
     rows = [{"target": "a", "concept": "red", "verdict": "raises class"},
             {"target": "b", "concept": "red", "verdict": "raises class"}]
     test = {"effect": 0.3, "ci_low": 0.1, "ci_high": 0.5, "p": 0.001}
