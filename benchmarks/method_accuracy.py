@@ -31,10 +31,11 @@ interval (``insertion.random_check``, as the pipeline does); ``--no-random-check
 without it.
 
 Every draw also runs the scene test (``tcavcore/scene.py``, the project's ``insertion.scene_*``
-settings) with the same seed offset, and a finding is confirmed as the report confirms it: a
-test agreeing (the scene test from ``insertion.min_effect`` logit on) and none contradicting.
-``--no-scene`` scores the insertion test alone (``insertion.scene: false``); ``--confirm scene``
-confirms with the scene test alone (for comparison; the pipeline has no such setting).
+settings) with the same seed offset, and a finding is confirmed as the report confirms it: the
+scene test agreeing from ``insertion.min_effect`` logit on, neither test contradicting.
+``--confirm insertion`` scores as with ``insertion.scene: false`` (the insertion test confirms);
+``--confirm scene`` leaves out the insertion test's contradictions (for comparison; the pipeline
+has no such setting).
 """
 
 from __future__ import annotations
@@ -183,18 +184,15 @@ def main(argv: list[str]) -> int:
                         help="confirm on a significant insertion effect alone (insertion.random_check: false)")
     parser.add_argument("--confidence", type=float, default=0.95,
                         help="level of the random sets' prediction interval (tcav.confidence; default 0.95)")
-    parser.add_argument("--no-scene", dest="scene", action="store_false",
-                        help="confirm with the insertion test alone (insertion.scene: false)")
-    parser.add_argument("--confirm", choices=["both", "insertion", "scene"], default="both",
-                        help="which tests may confirm a finding (default both, as the report; insertion = --no-scene)")
+    parser.add_argument("--confirm", choices=["report", "insertion", "scene"], default="report",
+                        help="report (default): as the report, the scene test confirms, either test contradicts; "
+                             "insertion: the insertion test alone (insertion.scene: false); scene: the scene test alone")
     parser.add_argument("--min-effect", type=float, default=0.5,
                         help="smallest scene effect that confirms or contradicts, logit (insertion.min_effect; 0.5)")
     parser.add_argument("--json", type=Path, help="also write the counts here")
     parser.add_argument("--keep", type=Path, help="keep the projects under this folder (reused when present)")
     args = parser.parse_args(argv)
-    if not args.scene:
-        args.confirm = "insertion"
-    args.scene = args.confirm != "insertion"
+    args.scene = args.confirm != "insertion"  # the scene test is run unless it has no say
 
     results: dict = {}
     scale: dict = {}  # world -> (intervention, measured effect, insertion effect, scene effect) per (class, concept)

@@ -133,7 +133,8 @@ def background_boxes(rng: np.random.Generator, boxes: np.ndarray, changes: np.nd
 
 def blob_logits(logits: LogitFn, images: np.ndarray, class_id: int, boxes: np.ndarray, source: np.ndarray,
                 rng: np.random.Generator) -> np.ndarray:
-    """The class logit with a blob of ``source`` (a random image's window per blob) in each box: ``(n, draws)``."""
+    """The class logit with a blob of ``source`` in each box (per blob a window of one of its images, drawn
+    from ``rng``): ``(n, draws)``."""
     n, draws = boxes.shape[:2]
     side = int(boxes[0, 0, 2])
     weight = soft_disc(side)
