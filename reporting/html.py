@@ -260,8 +260,12 @@ def start_here(rows: Sequence[Mapping[str, Any]], bottlenecks: Sequence[str]) ->
         return ""
     counts = {b: sum(1 for r in rows if r["bottleneck"] == b and status(r) == STATUS_CONFIRMED) for b in bottlenecks}
     best = max(reversed(list(bottlenecks)), key=lambda b: counts[b])
-    return (f'<p class="start"><b>Start here:</b> layer <b>{_e(best)}</b>, {counts[best]} confirmed '
-            f"finding(s) of {sum(counts.values())} over {len(bottlenecks)} layer(s).</p>")
+    total = sum(counts.values())
+    if not total:  # "0 of 0" would read as a count; say what it means
+        return (f'<p class="start"><b>Start here:</b> layer <b>{_e(best)}</b>, the deepest: no confirmed finding '
+                f"at any of the {len(bottlenecks)} layer(s).</p>")
+    return (f'<p class="start"><b>Start here:</b> layer <b>{_e(best)}</b>, with {counts[best]} of the run\'s {total} '
+            f"confirmed finding(s) ({len(bottlenecks)} layer(s)).</p>")
 
 
 def _logit(value: float) -> str:

@@ -618,7 +618,9 @@ def test_start_here_names_the_layer_with_most_confirmed_findings_and_the_deepest
 
     most = rows(("pool1", RAISES_CONFIRMED), ("pool1", RAISES_CONFIRMED), ("conv3", RAISES_CONFIRMED),
                 ("conv3", RAISES_UNCONFIRMED), ("conv3", RAISES_UNCONFIRMED))
-    assert "layer <b>pool1</b>, 2 confirmed finding(s) of 3 over 2 layer(s)" in start_here(most, ["pool1", "conv3"])
+    assert "layer <b>pool1</b>, with 2 of the run's 3 confirmed finding(s) (2 layer(s))" \
+        in start_here(most, ["pool1", "conv3"])
     tie = rows(("pool1", RAISES_CONFIRMED), ("conv3", RAISES_CONFIRMED))
     assert "layer <b>conv3</b>" in start_here(tie, ["pool1", "conv3"])
-    assert "layer <b>conv3</b>, 0 confirmed" in start_here(rows(("pool1", RAISES_UNCONFIRMED)), ["pool1", "conv3"])
+    assert "layer <b>conv3</b>, the deepest: no confirmed finding at any of the 2 layer(s)" \
+        in start_here(rows(("pool1", RAISES_UNCONFIRMED)), ["pool1", "conv3"])
