@@ -15,7 +15,7 @@ some layer. TCAV alone (every significant row) is scored the same way for compar
 The local copy is a different model from the synthetic run of the same seed (the split is
 drawn anew for the renamed classes), so these are new models, not the ones in the tables.
 
-    .venv/bin/python benchmarks/local_worlds.py --seeds 42 7 1
+    .venv/bin/python benchmarks/local_worlds.py                  # both worlds, seeds 42 7 123 1 2
     .venv/bin/python benchmarks/local_worlds.py --worlds texture --seeds 42 --keep /tmp/local-worlds
 
 ``--keep DIR`` keeps every world's folders, project and measured truth under ``DIR`` and
@@ -149,7 +149,7 @@ def score(scores: Path, effects: dict[tuple[str, str], float], threshold: float)
 
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--seeds", nargs="*", type=int, default=[42, 7, 1])
+    parser.add_argument("--seeds", nargs="*", type=int, default=[42, 7, 123, 1, 2])
     parser.add_argument("--worlds", nargs="*", default=list(WORLDS), choices=WORLDS)
     parser.add_argument("--threshold", type=float, default=REAL_EFFECT,
                         help=f"|effect| of a real effect, logit (default {REAL_EFFECT})")
