@@ -136,6 +136,16 @@ def run_scene(logits, label_to_id, classes: dict[str, np.ndarray], concepts: dic
     return concept_rows, random_rows
 
 
+def log_random_intervals(random_rows: list[dict], confidence: float, prefix: str, what: str) -> None:
+    """Log, per class, the prediction interval of a random set's effect (:func:`tcavcore.confirmation.random_intervals`)."""
+    from tcavcore.confirmation import random_intervals
+
+    tests = {(row["target"], row["concept"]): row for row in random_rows}
+    for target, (low, high) in random_intervals(tests, confidence).items():
+        log.info("  %s%-10s a random set's effect: %+.3f to %+.3f (%g%% prediction interval over %d %s)", prefix,
+                 target, low, high, 100 * confidence, sum(1 for key in tests if key[0] == target), what)
+
+
 @stage_main
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m pipeline.insertion", description=__doc__.split("\n\n")[0])
@@ -186,15 +196,12 @@ def main(argv: list[str] | None = None) -> int:
     for row in rows:
         log.info("  %-10s %-10s effect %+.3f [%+.3f, %+.3f]  p %.3g", row["target"], row["concept"],
                  row["effect"], row["ci_low"], row["ci_high"], row["p"])
-    from tcavcore.confirmation import random_intervals
-
-    tests = {(row["target"], row["concept"]): row for row in random_rows}
-    for target, (low, high) in random_intervals(tests, params.tcav.confidence).items():
-        log.info("  %-10s a random set's effect: %+.3f to %+.3f (%g%% prediction interval over %d held-out sets)",
-                 target, low, high, 100 * params.tcav.confidence, sum(1 for key in tests if key[0] == target))
+    log_random_intervals(random_rows, params.tcav.confidence, "", "held-out sets")
     for row in scene_rows:
         log.info("  scene %-10s %-10s effect %+.3f [%+.3f, %+.3f]  p %.3g", row["target"], row["concept"],
                  row["effect"], row["ci_low"], row["ci_high"], row["p"])
+    # what a concept must clear to confirm: the scene test's own random-set interval per class
+    log_random_intervals(scene_random_rows, params.tcav.confidence, "scene ", "random sets, each against the others")
     log.info("insertion: %d tests written to %s, %d random-set tests to %s; scene test: %d to %s, %d to %s", len(rows),
              args.out, len(random_rows), args.random_out, len(scene_rows), args.scene_out, len(scene_random_rows),
              args.scene_random_out)

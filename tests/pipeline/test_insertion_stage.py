@@ -65,3 +65,19 @@ def test_scene_rows_name_their_comparison_and_cover_every_random_set():
     # a random set against the others moves fire far less than the red concept against them all
     red = next(r["effect"] for r in rows if (r["target"], r["concept"]) == ("fire", "red"))
     assert all(abs(r["effect"]) < red / 4 for r in random_rows if r["target"] == "fire")
+
+
+def test_the_log_gives_each_class_the_interval_a_concept_must_clear(caplog):
+    import logging
+
+    from pipeline.insertion import log_random_intervals
+    from tcavcore.confirmation import random_interval
+
+    classes, concepts, randoms = sets()
+    _, random_rows = run_scene(redness_logits, label_to_id, classes, concepts, randoms, SceneConfig(draws=2), seed=1)
+    with caplog.at_level(logging.INFO, logger="pipeline.insertion"):
+        log_random_intervals(random_rows, 0.95, "scene ", "random sets")
+    low, high = random_interval([r["effect"] for r in random_rows if r["target"] == "water"], 0.95)
+    line = next(m for m in caplog.messages if "scene water" in m)
+    assert f"{low:+.3f} to {high:+.3f}" in line and "over 4 random sets" in line
+    assert sum("a random set's effect" in m for m in caplog.messages) == len(classes)
