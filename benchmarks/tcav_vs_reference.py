@@ -133,6 +133,7 @@ def run_reference(spec: dict) -> dict:
     import tcav.cav as tcav_cav
     import tcav.tcav as tcav_tcav
 
+    from common.files import content_order
     from tcavcore.cav import content_cav_seed, seeded_global_numpy
     from wrappers import FrozenGraphWrapper
 
@@ -161,17 +162,17 @@ def run_reference(spec: dict) -> dict:
 
     tcav_cav.CAV.train = seeded_train
     tcav_tcav.get_or_train_cav = timed(tcav_tcav.get_or_train_cav, "CAV fitting")
-    class NameOrderGenerator(tcav_activations.ImageActivationGenerator):
-        """tcav's generator, reading a folder's first images in name order (as this project does)
+    class ContentOrderGenerator(tcav_activations.ImageActivationGenerator):
+        """tcav's generator, reading a folder's first images in content order (as this project does)
         instead of in an unseeded shuffled order, so that both sides fit CAVs on the same examples."""
 
         def get_examples_for_concept(self, concept):
             folder = Path(self.source_dir) / concept
-            paths = sorted(str(folder / name) for name in os.listdir(folder))
+            paths = [str(path) for path in content_order([folder / name for name in os.listdir(folder)])]
             return self.load_images_from_files(paths, self.max_examples, do_shuffle=False,
                                                shape=self.model.get_image_shape()[:2])
 
-    generator_class = NameOrderGenerator
+    generator_class = ContentOrderGenerator
     generator_class.process_and_load_activations = timed(generator_class.process_and_load_activations,
                                                          "activations")
     tcav_tcav.TCAV.compute_tcav_score = staticmethod(timed(tcav_tcav.TCAV.compute_tcav_score, "scoring"))

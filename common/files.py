@@ -1,4 +1,4 @@
-"""Atomic file and folder writes, and listing image folders.
+"""Atomic file and folder writes, and listing image folders (by name, or by content).
 
 Every stage output goes through here: written under a temporary name beside its final
 place, then renamed, so an interrupted or failed run never leaves a half-written output
@@ -8,6 +8,7 @@ and never removes the previous one before the new one is complete.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import shutil
@@ -115,6 +116,13 @@ def list_images(folder: str | os.PathLike) -> list[Path]:
     return sorted(
         p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES and not p.name.startswith(".")
     )
+
+
+def content_order(paths: list[Path]) -> list[Path]:
+    """``paths`` sorted by the SHA-256 of their bytes (then by path, for identical files): the
+    order in which every stage reads a folder's images, so that which images are read, and in
+    what order, depends on the pictures, never on what their files are called."""
+    return sorted(paths, key=lambda p: (hashlib.sha256(Path(p).read_bytes()).hexdigest(), Path(p).as_posix()))
 
 
 def list_subfolders(folder: str | os.PathLike) -> list[str]:

@@ -18,7 +18,7 @@ from PIL import Image
 
 from collection.validate import MAX_PIXELS, UnreadableImage, read_image
 from common.errors import PipelineError
-from common.files import list_images
+from common.files import content_order, list_images
 
 log = logging.getLogger(__name__)
 
@@ -42,9 +42,11 @@ def load_image(path: str | os.PathLike, size: int, max_pixels: int = MAX_PIXELS)
 def load_folder(
     folder: str | os.PathLike, size: int, max_examples: int, max_pixels: int = MAX_PIXELS
 ) -> tuple[np.ndarray, list[Path]]:
-    """Up to ``max_examples`` images of ``folder`` (name order) as ``(n, size, size, 3)`` float32.
+    """Up to ``max_examples`` images of ``folder`` (content order) as ``(n, size, size, 3)`` float32.
 
-    Files with an image suffix are read in name order until ``max_examples`` have decoded;
+    Files with an image suffix are read in content order (:func:`common.files.content_order`: by
+    the SHA-256 of each file, so that which images are read, and the rows of every CAV's training
+    set, do not depend on the files' names) until ``max_examples`` have decoded;
     undecodable ones (and those over ``max_pixels``) are skipped with a warning naming them and
     the reason. Returns the array and the paths
     of the images it holds. Raises :class:`PipelineError` naming the folder if it is missing or
@@ -55,7 +57,7 @@ def load_folder(
         raise PipelineError(f"image folder {str(folder)!r} does not exist")
     arrays: list[np.ndarray] = []
     paths: list[Path] = []
-    for path in list_images(folder):
+    for path in content_order(list_images(folder)):
         if len(arrays) >= max_examples:
             break
         try:

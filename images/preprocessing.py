@@ -5,21 +5,22 @@ For each class in ``classes``: every file of ``raw/<class>/`` is decoded and con
 ``manifest.json`` is not an image), resized to
 ``preprocess.image_size`` square with bilinear resampling (as tcav's ImageActivationGenerator
 does), and saved as ``<stem>.png``. Each class is split on its own (stratified) into
-train/val/test with the fractions ``preprocess.split``, by a permutation seeded from ``seed``
-and the class name. Before splitting, exact and near duplicates (same hashes as the crawl
-uses, ``crawl.curation.near_duplicate_distance``) are removed within and across classes, the
-first in class order then name order kept, so train, val and test never share an image.
+train/val/test with the fractions ``preprocess.split``, by a permutation of the images in content
+order seeded from ``seed`` and the class's content (never its name or its files' names).
+Before splitting, exact and near duplicates (same hashes as the crawl uses,
+``crawl.curation.near_duplicate_distance``) are removed within and across classes, the first
+in class order then name order kept, so train, val and test never share an image.
 ``manifest.json`` records the split, the skipped files, the duplicates and the settings.
 The whole output folder is replaced atomically.
 """
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import logging
-import sys
 import math
-import zlib
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -79,12 +80,25 @@ def split_counts(n: int, fractions: dict[str, float]) -> dict[str, int]:
     return {"train": n - val - test, "val": val, "test": test}
 
 
-def split_names(names: list[str], fractions: dict[str, float], seed: int, class_name: str) -> dict[str, list[str]]:
-    """Split ``names`` (one class) into train/val/test by a permutation seeded by (seed, class).
+def content_key(image: Image.Image) -> str:
+    """The SHA-256 of an image's mode, size and pixels: what the split orders and seeds by."""
+    digest = hashlib.sha256(f"{image.mode}|{image.size}|".encode())
+    digest.update(image.tobytes())
+    return digest.hexdigest()
+
+
+def split_names(content: dict[str, str], fractions: dict[str, float], seed: int, class_name: str) -> dict[str, list[str]]:
+    """Split one class's images into train/val/test by a permutation seeded by ``seed`` and their content.
+
+    ``content`` maps each image's name to its :func:`content_key`. The permutation runs over the
+    images in content order and its stream is seeded by the class's content, so the split depends
+    on the pictures alone: the same pictures give the same split whatever the class and its files
+    are called (``class_name`` only names the class in errors).
 
     Raises :class:`PipelineError` if a split would get no image (val may be empty if its
     fraction is 0). Each returned list is sorted by name.
     """
+    names = sorted(content, key=lambda name: (content[name], name))  # identical pictures: any order is the same
     counts = split_counts(len(names), fractions)
     # val may be empty (fraction 0), and train with an outside model (nothing is trained)
     needed = [s for s in SPLITS if counts[s] < 1 and (s == "test" or fractions[s] > 0)]
@@ -95,8 +109,9 @@ def split_names(names: list[str], fractions: dict[str, float], seed: int, class_
             f"{fractions['train']:g}/{fractions['val']:g}/{fractions['test']:g} gives {shown}; every split needs "
             "at least 1 image: add images (crawl.images_per_class) or change preprocess.split"
         )
-    rng = np.random.default_rng([seed, zlib.crc32(class_name.encode("utf-8"))])
-    order = [sorted(names)[i] for i in rng.permutation(len(names))]
+    class_digest = hashlib.sha256("\n".join(content[name] for name in names).encode()).digest()
+    rng = np.random.default_rng([seed, int.from_bytes(class_digest[:8], "big")])
+    order = [names[i] for i in rng.permutation(len(names))]
     test = order[: counts["test"]]
     val = order[counts["test"] : counts["test"] + counts["val"]]
     train = order[counts["test"] + counts["val"] :]
@@ -189,7 +204,8 @@ def run(params: Params, raw: Path, out: Path) -> dict:
                         f"(of {len(paths)} file(s)); at least {MIN_IMAGES} are needed; "
                         f"{str(raw)!r} holds: {', '.join(existing)}"
                     )
-                split = split_names(list(images), fractions, params.seed, class_name)
+                split = split_names({name: content_key(image) for name, image in images.items()}, fractions,
+                                    params.seed, class_name)
                 for split_name, names in split.items():
                     folder = tmp / split_name / class_name
                     folder.mkdir(parents=True, exist_ok=True)

@@ -32,7 +32,8 @@ def load_image_sets_with_files(
 ) -> tuple[tuple[dict[str, np.ndarray], ...], tuple[dict[str, list[Path]], ...]]:
     """``(classes, concepts, randoms)`` as model inputs and, in the same shape, the files each holds.
 
-    Each set is its folder's first ``tcav.max_examples`` readable images by name.
+    Each set is its folder's first ``tcav.max_examples`` readable images in content order
+    (:func:`images.loading.load_folder`).
     """
     size, limit, pixels = params.preprocess.image_size, params.tcav.max_examples, params.crawl.curation.max_pixels
     split_dir = processed / params.tcav.target_split
@@ -49,7 +50,7 @@ def load_image_sets_with_files(
 
 
 def load_image_sets(params: Params, processed: Path, concepts_dir: Path) -> tuple[dict[str, np.ndarray], ...]:
-    """Class, concept and random-set images as model inputs, each set first ``max_examples`` by name."""
+    """Class, concept and random-set images as model inputs, each set its first ``max_examples`` in content order."""
     return load_image_sets_with_files(params, processed, concepts_dir)[0]
 
 

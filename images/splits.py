@@ -7,13 +7,15 @@ from pathlib import Path
 import numpy as np
 
 from common.errors import PipelineError
-from common.files import list_images, list_subfolders
+from common.files import content_order, list_images, list_subfolders
 from images.loading import load_image
 
 def load_split(processed: str | Path, split: str, classes: list[str], image_size: int) -> tuple[np.ndarray, np.ndarray]:
     """Images ``(n, size, size, 3)`` in [0, 1] and labels (index into ``classes``) of one split.
 
-    An empty split (a val fraction of 0) gives empty arrays; a missing class folder is an error.
+    Each class's images come in content order (:func:`common.files.content_order`), so the
+    training order, and so the model, do not depend on the files' names. An empty split (a val
+    fraction of 0) gives empty arrays; a missing class folder is an error.
     """
     split_dir = Path(processed) / split
     images: list[np.ndarray] = []
@@ -25,7 +27,7 @@ def load_split(processed: str | Path, split: str, classes: list[str], image_size
                 f"{folder}: class folder missing from the preprocessed data "
                 f"(found: {list_subfolders(split_dir) or 'nothing'}); rerun the preprocess stage"
             )
-        for path in list_images(folder):
+        for path in content_order(list_images(folder)):
             images.append(load_image(path, image_size))
             labels.append(label)
     if not images:

@@ -15,14 +15,13 @@ Every file goes through the same validation, cropping and duplicate removal as a
 
 from __future__ import annotations
 
-import hashlib
 import zlib
 from pathlib import Path
 
 import numpy as np
 
 from common.errors import PipelineError
-from common.files import IMAGE_SUFFIXES, list_subfolders
+from common.files import IMAGE_SUFFIXES, content_order, list_subfolders
 from common.params import random_set_names
 
 MIN_IMAGES = 2
@@ -46,11 +45,6 @@ def list_images_recursive(folder: Path) -> list[Path]:
         for p in folder.rglob("*")
         if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES and not any(part.startswith(".") for part in p.relative_to(folder).parts)
     )
-
-
-def content_order(paths: list[Path]) -> list[Path]:
-    """``paths`` sorted by the SHA-256 of their bytes (then by path, for identical files)."""
-    return sorted(paths, key=lambda p: (hashlib.sha256(p.read_bytes()).hexdigest(), p.as_posix()))
 
 
 def pooled_random(params) -> bool:

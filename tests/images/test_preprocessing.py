@@ -111,13 +111,42 @@ def test_same_seed_same_split_different_seed_different_split(tmp_path, raw):
     assert all(len(split_of(c)["test"][name]) == 4 for name in CLASSES)
 
 
-def test_split_is_stratified_per_class_and_stable_when_classes_change():
-    names = [f"{i:03d}.png" for i in range(50)]
+def test_split_is_stratified_and_depends_on_the_pictures_not_their_names():
+    content = {f"{i:03d}.png": f"{(i * 7919) % 1000:064x}" for i in range(50)}
     fractions = {"train": 0.7, "val": 0.1, "test": 0.2}
-    first = preprocessing.split_names(names, fractions, 1, "fire")
+    first = preprocessing.split_names(content, fractions, 1, "fire")
     assert [len(first[s]) for s in ("train", "val", "test")] == [35, 5, 10]
-    assert first == preprocessing.split_names(list(reversed(names)), fractions, 1, "fire")  # order of listing
-    assert first != preprocessing.split_names(names, fractions, 1, "water")  # each class its own stream
+    assert first == preprocessing.split_names(dict(reversed(content.items())), fractions, 1, "water")  # listing, class
+    assert first != preprocessing.split_names(content, fractions, 2, "fire")  # the seed
+    # the same pictures under other file names: the same pictures in each split
+    renamed = {f"x{name}": key for name, key in content.items()}
+    again = preprocessing.split_names(renamed, fractions, 1, "fire")
+    assert {s: [content[n] for n in first[s]] for s in first} == {s: [renamed[n] for n in again[s]] for s in again}
+    # other pictures: another stream (not the same positions of the content order)
+    other = {name: f"{int(key, 16) + 1:064x}" for name, key in content.items()}
+    order = sorted(content, key=content.get)
+    other_order = sorted(other, key=other.get)
+    moved = preprocessing.split_names(other, fractions, 1, "fire")
+    assert [order.index(n) for n in first["test"]] != [other_order.index(n) for n in moved["test"]]
+
+
+def test_renamed_class_and_files_give_the_same_split_of_the_same_pictures(tmp_path, raw):
+    _, out = run_stage(tmp_path, raw)
+    # the same pictures, every class folder's files renamed and the classes' contents rotated
+    # (fire's pictures now under "water", ...): each class's split follows its pictures
+    moved = tmp_path / "moved"
+    for source, target in zip(CLASSES, CLASSES[1:] + CLASSES[:1]):
+        (moved / target).mkdir(parents=True)
+        for path in (raw / source).iterdir():
+            (moved / target / f"renamed_{path.stem[::-1]}{path.suffix}").write_bytes(path.read_bytes())
+    _, out_moved = run_stage(tmp_path, moved, "processed_moved")
+
+    def pictures(folder: Path) -> list[bytes]:
+        return sorted(p.read_bytes() for p in folder.iterdir())
+
+    for source, target in zip(CLASSES, CLASSES[1:] + CLASSES[:1]):
+        for split in ("train", "val", "test"):
+            assert pictures(out / split / source) == pictures(out_moved / split / target)
 
 
 def test_text_file_named_jpg_is_skipped_with_a_warning(tmp_path, raw, caplog):

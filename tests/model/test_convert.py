@@ -375,7 +375,7 @@ def test_no_training_split_only_for_an_outside_model(tmp_path):
 
     assert split_counts(7, {"train": 0.0, "val": 0.0, "test": 1.0}) == {"train": 0, "val": 0, "test": 7}
     assert split_counts(7, {"train": 0.0, "val": 0.3, "test": 0.7}) == {"train": 0, "val": 2, "test": 5}
-    names = split_names([f"{i}.png" for i in range(5)], {"train": 0.0, "val": 0.0, "test": 1.0}, 1, "fire")
+    names = split_names({f"{i}.png": f"{i:064x}" for i in range(5)}, {"train": 0.0, "val": 0.0, "test": 1.0}, 1, "fire")
     assert names["train"] == [] and len(names["test"]) == 5
 
 
