@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 
+import hashlib
 import logging
 
 
@@ -101,12 +102,12 @@ def test_an_image_over_max_pixels_is_refused_naming_the_file(tmp_path, caplog):
         warnings.simplefilter("error")  # no Pillow DecompressionBombWarning passes through
         with caplog.at_level(logging.WARNING):
             array, paths = images.load_folder(folder, 8, 10, max_pixels=1000)
-    assert [p.name for p in paths] == ["small0.png", "small1.png"]
+    assert sorted(p.name for p in paths) == ["small0.png", "small1.png"]
     logged = " ".join(r.getMessage() for r in caplog.records)
     assert "big.png" in logged and "huge.png" in logged and "decompression bomb" in logged
 
 
-def test_load_folder_reads_first_images_in_name_order_skipping_broken(tmp_path, caplog):
+def test_load_folder_reads_first_images_in_content_order_skipping_broken(tmp_path, caplog):
     folder = tmp_path / "concept"
     folder.mkdir()
     for i in range(5):
@@ -114,11 +115,25 @@ def test_load_folder_reads_first_images_in_name_order_skipping_broken(tmp_path, 
     (folder / "0b.jpg").write_text("not an image")
     (folder / "readme.txt").write_text("ignored: not an image suffix")
     with caplog.at_level(logging.WARNING):
-        array, paths = images.load_folder(folder, 4, 3)
-    assert [p.name for p in paths] == ["0.png", "1.png", "2.png"]
-    assert array.shape == (3, 4, 4, 3) and array.dtype == np.float32
-    assert np.allclose(array[1, 0, 0], [50 / 255, 0, 0])
+        array, paths = images.load_folder(folder, 4, 10)
+    assert sorted(p.name for p in paths) == [f"{i}.png" for i in range(5)]
     assert any("0b.jpg" in r.getMessage() for r in caplog.records)
+    by_content = sorted(folder.glob("*.png"), key=lambda p: hashlib.sha256(p.read_bytes()).hexdigest())
+    assert [p.name for p in paths] == [p.name for p in by_content]  # not name order: by each file's SHA-256
+    assert [p.name for p in paths] != sorted(p.name for p in paths)
+
+    first, first_paths = images.load_folder(folder, 4, 3)
+    assert [p.name for p in first_paths] == [p.name for p in by_content[:3]]
+    assert first.shape == (3, 4, 4, 3) and first.dtype == np.float32
+    red = int(first_paths[1].stem) * 50
+    assert np.allclose(first[1, 0, 0], [red / 255, 0, 0])
+    # the same files under other names: the same images, in the same order
+    renamed = tmp_path / "renamed"
+    renamed.mkdir()
+    for i, path in enumerate(sorted(folder.iterdir(), reverse=True)):  # another name order
+        (renamed / f"z{i}_{path.name}").write_bytes(path.read_bytes())
+    again, _ = images.load_folder(renamed, 4, 3)
+    assert np.array_equal(first, again)
 
 
 def test_load_folder_needs_two_usable_images(tmp_path):
