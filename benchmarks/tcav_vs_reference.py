@@ -12,9 +12,9 @@ memory is its own), from the image folders to every (class, CAV) score:
   classes through the CAV folder, as tcav users do). Two things are pinned so that it fits
   the same CAVs and every score can be compared one to one: its ``CAV.train`` is wrapped to
   seed NumPy's global random state per CAV exactly as this project seeds each CAV (tcav takes
-  no seed; the wrapper costs microseconds), and its generator reads a folder's images in name
-  order, as this project does, instead of in an unseeded shuffled order (same loading code,
-  ``load_images_from_files``, with ``do_shuffle=False``).
+  no seed; the wrapper costs microseconds), and its generator reads a folder's images in content
+  order (by each file's SHA-256), as this project does, instead of in an unseeded shuffled order
+  (same loading code, ``load_images_from_files``, with ``do_shuffle=False``).
 
 The script exits 1 unless every score (and every CAV accuracy) is identical. Clocks start
 after TensorFlow is imported and the model is loaded (the same wrapper on both sides).
@@ -133,7 +133,7 @@ def run_reference(spec: dict) -> dict:
     import tcav.cav as tcav_cav
     import tcav.tcav as tcav_tcav
 
-    from common.files import content_order
+    from common.files import content_order, list_images
     from tcavcore.cav import content_cav_seed, seeded_global_numpy
     from wrappers import FrozenGraphWrapper
 
@@ -168,7 +168,9 @@ def run_reference(spec: dict) -> dict:
 
         def get_examples_for_concept(self, concept):
             folder = Path(self.source_dir) / concept
-            paths = [str(path) for path in content_order([folder / name for name in os.listdir(folder)])]
+            # the folder's image files, as this project lists them (a crawled folder also holds
+            # its manifest.json, which tcav would count against max_examples)
+            paths = [str(path) for path in content_order(list_images(folder))]
             return self.load_images_from_files(paths, self.max_examples, do_shuffle=False,
                                                shape=self.model.get_image_shape()[:2])
 
