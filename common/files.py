@@ -111,7 +111,7 @@ def atomic_directory(path: str | os.PathLike) -> Iterator[Path]:
 
 
 def list_images(folder: str | os.PathLike) -> list[Path]:
-    """Files in ``folder`` with an image suffix, sorted by name (the order every stage uses)."""
+    """Files in ``folder`` with an image suffix, sorted by name (stages then read them in :func:`content_order`)."""
     folder = Path(folder)
     return sorted(
         p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES and not p.name.startswith(".")

@@ -22,7 +22,7 @@ import numpy as np
 
 from collection.validate import Rejected, inspect_image
 from common.errors import PipelineError
-from common.files import list_images
+from common.files import content_order, list_images
 from common.params import Params
 from explorer import pictures
 from images.loading import to_model_input
@@ -31,7 +31,7 @@ from tcavcore.concept_maps import calibrated_concept_map, calibrated_presence, r
 
 log = logging.getLogger(__name__)
 
-#: Gallery images per class (the first in name order of the test split).
+#: Gallery images per class (the first in content order of the test split, as every stage reads it).
 GALLERY_PER_CLASS = 8
 #: Bins of the presence histograms.
 HISTOGRAM_BINS = 24
@@ -110,7 +110,7 @@ class ExplorerSession:
         paths, truths = [], []
         for name in self.params.classes:
             folder = split / name
-            found = list_images(folder)[:GALLERY_PER_CLASS] if folder.is_dir() else []
+            found = content_order(list_images(folder))[:GALLERY_PER_CLASS] if folder.is_dir() else []
             paths += found
             truths += [name] * len(found)
         if not paths:

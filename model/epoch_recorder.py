@@ -99,7 +99,7 @@ def recording_bytes(recorder: EpochRecorder, labels: np.ndarray, indices: np.nda
                     classes: Sequence[str]) -> bytes:
     """The recording as ``.npz`` bytes (byte-identical for equal input): ``epochs``, ``activations``
     (epochs x images x features), ``predictions``, the images' true ``labels`` and their ``indices``
-    in the train split (name order per class), the ``layer`` and the ``classes``."""
+    in the train split (content order per class, as load_split reads it), the ``layer`` and the ``classes``."""
     return npz_bytes({
         "epochs": np.asarray(recorder.epochs, np.int64),
         "activations": recorder.activations,

@@ -122,9 +122,13 @@ def test_the_probabilities_follow_the_image(explorer_server):
     assert first != second and max(second, key=lambda p: p["p"])["label"] == "water"
 
 
-def test_gallery_picks_and_a_missing_one(explorer_server):
+def test_gallery_picks_and_a_missing_one(explorer_run, explorer_server):
+    from common.files import content_order, list_images
+
+    # the gallery shows a class's test images in content order, as every stage reads them
+    first = content_order(list_images(explorer_run / "datasets" / "processed" / "test" / "fire"))[0].name
     status, _, result = request(explorer_server, "/api/gallery/0", b"")
-    assert status == 200 and result["source"].startswith("test image 000.png (true class fire)")
+    assert status == 200 and result["source"].startswith(f"test image {first} (true class fire)")
     status, _, body = request(explorer_server, "/api/gallery/999", b"")
     assert status == 400 and "no gallery image 999" in body["error"]
 
