@@ -8,8 +8,10 @@ does), and saved as ``<stem>.png``. Each class is split on its own (stratified) 
 train/val/test with the fractions ``preprocess.split``, by a permutation of the images in content
 order seeded from ``seed`` and the class's content (never its name or its files' names).
 Before splitting, exact and near duplicates (same hashes as the crawl uses,
-``crawl.curation.near_duplicate_distance``) are removed within and across classes, the first
-in class order then name order kept, so train, val and test never share an image.
+``crawl.curation.near_duplicate_distance``) are removed within and across classes, so train,
+val and test never share an image. Which one of a pair is kept depends on content, never on
+names: the first in class order, then in content order (the SHA-256 of the file), so renaming
+files never swaps a near duplicate's pixels for its twin's.
 ``manifest.json`` records the split, the skipped files, the duplicates and the settings.
 The whole output folder is replaced atomically.
 """
@@ -32,7 +34,7 @@ from collection.dedup import DuplicateIndex, hash_image
 from collection.validate import MAX_PIXELS, Rejected, UnreadableImage
 from collection.validate import decode as decode_bytes
 from common.errors import PipelineError
-from common.files import atomic_directory, atomic_write_json, list_subfolders
+from common.files import atomic_directory, atomic_write_json, content_order, list_subfolders
 from common.params import Params
 
 log = logging.getLogger(__name__)
@@ -146,7 +148,7 @@ def run(params: Params, raw: Path, out: Path) -> dict:
             f"class folder(s) {', '.join(repr(str(raw / c)) for c in missing)} missing; "
             f"{str(raw)!r} holds: {', '.join(existing) if existing else '(nothing)'}"
         )
-    files = {c: list_files(raw / c) for c in params.classes}
+    files = {c: content_order(list_files(raw / c)) for c in params.classes}
     log.info(
         "preprocess: %d file(s) of %d class(es) from %s, %dx%d px, split %s, seed %d",
         sum(len(f) for f in files.values()),
@@ -173,9 +175,7 @@ def run(params: Params, raw: Path, out: Path) -> dict:
     with atomic_directory(out) as tmp:
         with tqdm(total=sum(len(f) for f in files.values()), desc="preprocess", unit="img", file=sys.stderr) as bar:
             for class_name, paths in files.items():
-                images: dict[str, Image.Image] = {}
-                sources: dict[str, str] = {}
-                taken: set[str] = set()
+                kept: dict[Path, Image.Image] = {}
                 for path in paths:
                     try:
                         image, hashes = decode_and_hash(path, size, params.crawl.curation.max_pixels)
@@ -194,10 +194,16 @@ def run(params: Params, raw: Path, out: Path) -> dict:
                         )
                     else:
                         seen.add(label, hashes)
-                        name = _output_name(path, taken)
-                        images[name] = image
-                        sources[name] = path.name
+                        kept[path] = image
                     bar.update(1)
+                # output names in name order, as the files are listed (which are kept is decided above)
+                images: dict[str, Image.Image] = {}
+                sources: dict[str, str] = {}
+                taken: set[str] = set()
+                for path in sorted(kept):
+                    name = _output_name(path, taken)
+                    images[name] = kept[path]
+                    sources[name] = path.name
                 if len(images) < MIN_IMAGES:
                     raise PipelineError(
                         f"class folder {str(raw / class_name)!r} has {len(images)} usable image(s) "

@@ -4,6 +4,9 @@
 from __future__ import annotations
 
 
+import hashlib
+
+
 import json
 
 
@@ -241,10 +244,38 @@ def test_duplicates_within_and_across_classes_are_dropped_before_the_split(tmp_p
     code, out = run_stage(tmp_path, raw)
     assert code == 0
     manifest = json.loads((out / "manifest.json").read_text())
+    # of a near-duplicate pair the file first in content order (SHA-256 of its bytes) is kept
+    first, second = sorted(["photo.png", "photo_small.jpg"], key=lambda n: hashlib.sha256((raw / "grass" / n).read_bytes()).hexdigest())
     assert [(d["file"], d["of"], d["kind"]) for d in manifest["duplicates"]] == [
         ("water/copy_of_fire.png", "fire/img03.png", "exact"),
-        ("grass/photo_small.jpg", "grass/photo.png", "near"),
+        (f"grass/{second}", f"grass/{first}", "near"),
     ]
     assert manifest["skipped"] == []
     kept = [name for split in ("train", "val", "test") for name in manifest["splits"][split]["water"]]
     assert "copy_of_fire.png" not in kept and len(kept) == 20
+
+
+def test_which_near_duplicate_is_kept_depends_on_the_pictures_not_their_names(tmp_path, raw):
+    """Two near duplicates under swapped names: the same picture is kept (the one first in content
+    order), so a renamed folder trains on the same pixels."""
+    from tests.image_fixtures import encode, scene
+
+    big, small = scene(1, 64), encode(scene(1, 64).resize((48, 48)), "JPEG", quality=85)
+    kept = []
+    for out_name, (name_big, name_small) in (("a", ("a.png", "b.png")), ("b", ("b.png", "a.png"))):
+        folder = tmp_path / f"raw_{out_name}"
+        for name in CLASSES:
+            (folder / name).mkdir(parents=True)
+            for path in (raw / name).iterdir():
+                (folder / name / path.name).write_bytes(path.read_bytes())
+        big.save(folder / "grass" / name_big, format="PNG")
+        (folder / "grass" / name_small).write_bytes(small)  # JPEG bytes under a .png name: decoded by content
+        code, out = run_stage(tmp_path, folder, f"processed_{out_name}")
+        assert code == 0
+        manifest = json.loads((out / "manifest.json").read_text())
+        assert [d["kind"] for d in manifest["duplicates"]] == ["near"]
+        dropped = manifest["duplicates"][0]["file"].split("/")[1]
+        survivor = ({name_big, name_small} - {dropped}).pop()
+        kept.append(np.asarray(Image.open(out / next(s for s in ("train", "val", "test")
+                                                        if survivor in manifest["splits"][s]["grass"]) / "grass" / survivor)))
+    assert np.array_equal(kept[0], kept[1])
