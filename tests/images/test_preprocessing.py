@@ -245,7 +245,8 @@ def test_duplicates_within_and_across_classes_are_dropped_before_the_split(tmp_p
     assert code == 0
     manifest = json.loads((out / "manifest.json").read_text())
     # of a near-duplicate pair the file first in content order (SHA-256 of its bytes) is kept
-    first, second = sorted(["photo.png", "photo_small.jpg"], key=lambda n: hashlib.sha256((raw / "grass" / n).read_bytes()).hexdigest())
+    first, second = sorted(["photo.png", "photo_small.jpg"],
+                           key=lambda name: hashlib.sha256((raw / "grass" / name).read_bytes()).hexdigest())
     assert [(d["file"], d["of"], d["kind"]) for d in manifest["duplicates"]] == [
         ("water/copy_of_fire.png", "fire/img03.png", "exact"),
         (f"grass/{second}", f"grass/{first}", "near"),
@@ -276,6 +277,6 @@ def test_which_near_duplicate_is_kept_depends_on_the_pictures_not_their_names(tm
         assert [d["kind"] for d in manifest["duplicates"]] == ["near"]
         dropped = manifest["duplicates"][0]["file"].split("/")[1]
         survivor = ({name_big, name_small} - {dropped}).pop()
-        kept.append(np.asarray(Image.open(out / next(s for s in ("train", "val", "test")
-                                                        if survivor in manifest["splits"][s]["grass"]) / "grass" / survivor)))
+        [split] = [s for s in ("train", "val", "test") if survivor in manifest["splits"][s]["grass"]]
+        kept.append(np.asarray(Image.open(out / split / "grass" / survivor)))
     assert np.array_equal(kept[0], kept[1])
