@@ -22,6 +22,12 @@ seeds are therefore others than the tables': models nobody chose anything on.
 
 ``--keep DIR`` keeps every world's folders, project and measured truth under ``DIR`` and
 reuses what is already there.
+
+``--draw-seeds K`` also redraws both tests K times on each run's model (seed offsets 1..K, as
+``method_accuracy.py --draw-seeds`` does: the model, CAVs and TCAV scores unchanged, which
+concept image goes where drawn anew) and scores each draw's confirmed findings the way the
+report confirms them. One draw of a few confirmed findings says little; the pooled draws
+say how often the rule is right on these models.
 """
 
 from __future__ import annotations
@@ -33,6 +39,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import yaml
 
@@ -40,7 +47,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from method_accuracy import WORLDS, world_overrides  # noqa: E402
+from method_accuracy import WORLDS, checks_of, redrawn, scene_drawn, world_overrides  # noqa: E402
 from tcavcore.accuracy import REAL_EFFECT, Counts  # noqa: E402
 from tests.pipeline_project import make_project, run  # noqa: E402
 
@@ -123,42 +130,105 @@ def write_truth(path: Path, effects: dict[tuple[str, str], float]) -> None:
         writer.writerows((c, k, repr(e)) for (c, k), e in sorted(effects.items()))
 
 
-def score(scores: Path, effects: dict[tuple[str, str], float], threshold: float) -> tuple[Counts, Counts, list[str]]:
-    """TCAV alone and confirmed findings of ``scores.csv`` against ``effects``; the wrong confirmed ones, in words."""
+#: What is scored: TCAV alone (every significant row), confirmed findings, and those of them whose size is certain.
+KINDS = ("tcav", "confirmed", "size_certain")
+
+
+def score(rows: list[dict], effects: dict[tuple[str, str], float], threshold: float,
+          checks=None, significance: float = 0.05, min_effect: float = 0.5) -> tuple[dict[str, Counts], list[str]]:
+    """Each of :data:`KINDS` of ``scores.csv``'s ``rows`` scored against ``effects``; the wrong confirmed ones,
+    in words.
+
+    A row is confirmed (and its size certain) as ``scores.csv`` says, or, given ``checks``
+    (another draw of the tests, :class:`tcavcore.confirmation.Checks`), as the report would
+    decide it with those at ``significance``. A ``scores.csv`` from before the ``size_certain``
+    column is read from its scene interval and ``min_effect`` (the run's ``insertion.min_effect``).
+    """
+    from tcavcore.confirmation import checked_verdict, size_certain
+
     real = {key: (1 if e > 0 else -1) for key, e in effects.items() if abs(e) >= threshold}
-    tcav, confirmed = Counts(real=len(real)), Counts(real=len(real))
-    found: dict[str, set] = {"tcav": set(), "confirmed": set()}
+    counts = {kind: Counts(real=len(real)) for kind in KINDS}
+    found: dict[str, set] = {kind: set() for kind in KINDS}
     wrong = []
-    with scores.open(newline="") as handle:
-        for row in csv.DictReader(handle):
-            key = (row["target"], row["concept"])
-            if row["significant"] != "True" or key not in effects:
-                continue
-            sign = 1 if float(row["score_mean"]) > 0.5 else -1
-            right = real.get(key) == sign
-            kinds = [("tcav", tcav)] + ([("confirmed", confirmed)] if row["confirmed"] == "True" else [])
-            for kind, counts in kinds:
-                counts.findings += 1
-                counts.right += right
+    for row in rows:
+        key = (row["target"], row["concept"])
+        if row["significant"] != "True" or key not in effects:
+            continue
+        sign = 1 if float(row["score_mean"]) > 0.5 else -1
+        right = real.get(key) == sign
+        if checks is None:
+            verdict, scene = row["verdict"], float(row["scene_effect"])
+            is_confirmed = row["confirmed"] == "True"
+            is_certain = (row["size_certain"] == "True" if "size_certain" in row else row["confirmed_by"] == "scene"
+                          and size_certain(verdict, {"ci_low": float(row["scene_ci_low"]),
+                                                     "ci_high": float(row["scene_ci_high"])}, min_effect))
+        else:
+            insertion, scene_reading = checks.readings(*key)
+            verdict = checked_verdict("raises class" if sign > 0 else "lowers class", significance, insertion,
+                                      scene_reading)
+            scene = scene_reading.effect
+            is_confirmed = verdict.endswith("(confirmed)")
+            is_certain = size_certain(verdict, checks.scene.get(key), checks.min_effect)
+        for kind, counted in zip(KINDS, (True, is_confirmed, is_confirmed and is_certain)):
+            if counted:
+                counts[kind].findings += 1
+                counts[kind].right += right
                 if right:
                     found[kind].add(key)
-            if row["confirmed"] == "True" and not right:
-                wrong.append(f"{row['bottleneck']}: {row['verdict']} {key} (measured {effects[key]:+.2f}, "
-                             f"scene test {float(row['scene_effect']):+.2f})")
-    tcav.found, confirmed.found = len(found["tcav"]), len(found["confirmed"])
-    return tcav, confirmed, wrong
+        if is_confirmed and not right:
+            certain = ", size certain" if is_certain else ""
+            wrong.append(f"{row['bottleneck']}: {verdict}{certain} {key} (measured {effects[key]:+.2f}, "
+                         f"scene test {scene:+.2f})")
+    for kind in KINDS:
+        counts[kind].found = len(found[kind])
+    return counts, wrong
+
+
+def read_rows(scores: Path) -> list[dict]:
+    """The rows of a run's ``scores.csv``."""
+    with scores.open(newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+def redrawn_confirmed(project: Path, effects: dict[tuple[str, str], float], draws: int,
+                      threshold: float) -> list[tuple[dict[str, Counts], list[str]]]:
+    """Draws 1..``draws`` of both tests on ``project``'s model, each scored against ``effects`` as :func:`score`
+    does, with the wrong confirmed findings in words (the tests' tables are kept under ``project/bench``
+    and reused)."""
+    from common.params import load_params
+
+    params = load_params(project / "params.yaml")
+    test = params.insertion
+    variant = f"{test.control} on {test.carrier}, {test.region:g}, {test.fit}"  # the run's own insertion test
+    settings = SimpleNamespace(confidence=params.tcav.confidence, random_check=test.random_check, confirm="report",
+                               min_effect=test.min_effect)
+    rows = read_rows(project / "results" / "scores.csv")
+    saved = project / "bench"
+    saved.mkdir(exist_ok=True)
+    out = []
+    for draw in range(1, draws + 1):
+        tables, random_tables = redrawn(project, saved, (variant,), draw)
+        checks = checks_of(tables, random_tables, scene_drawn(project, saved, draw), variant, settings)
+        out.append(score(rows, effects, threshold, checks, params.tcav.significance))
+    return out
 
 
 def main(argv: list[str]) -> int:
+    from common.params import load_params
+
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seeds", nargs="*", type=int, default=[11, 12, 13, 14, 15])
     parser.add_argument("--worlds", nargs="*", default=list(WORLDS), choices=WORLDS)
     parser.add_argument("--threshold", type=float, default=REAL_EFFECT,
                         help=f"|effect| of a real effect, logit (default {REAL_EFFECT})")
     parser.add_argument("--keep", type=Path, help="keep (and reuse) every world's folders, project and truth here")
+    parser.add_argument("--draw-seeds", type=int, default=0, metavar="K",
+                        help="also redraw both tests K times on each model and score every draw's confirmed findings")
     args = parser.parse_args(argv)
 
-    totals = {world: (Counts(), Counts()) for world in args.worlds}
+    totals = {world: {kind: Counts() for kind in KINDS} for world in args.worlds}
+    drawn = {world: [{kind: Counts() for kind in KINDS} for _ in range(args.draw_seeds + 1)]
+             for world in args.worlds}  # per draw, over seeds
     with tempfile.TemporaryDirectory(prefix="tcav-local-worlds-") as tmp:
         base = args.keep or Path(tmp)
         for world in args.worlds:
@@ -183,19 +253,45 @@ def main(argv: list[str]) -> int:
                     built_in = yaml.safe_load((source / "params.yaml").read_text())["tcav"]["concepts"]
                     write_truth(truth_file, measured_truth(source, project, world, CLASS_NAMES[world],
                                                            {c: concept_name(c) for c in built_in}))
-                tcav, confirmed, wrong = score(project / "results" / "scores.csv", read_truth(truth_file),
-                                               args.threshold)
-                totals[world][0].add(tcav)
-                totals[world][1].add(confirmed)
-                print(f"{world} seed {seed} ({time.perf_counter() - start:.0f} s): TCAV alone {tcav.text()}; "
-                      f"confirmed {confirmed.text()}", flush=True)
+                counts, wrong = score(read_rows(project / "results" / "scores.csv"), read_truth(truth_file),
+                                      args.threshold, min_effect=load_params(project / "params.yaml").insertion.min_effect)
+                add(totals[world], counts)
+                add(drawn[world][0], counts)
+                print(f"{world} seed {seed} ({time.perf_counter() - start:.0f} s): TCAV alone {counts['tcav'].text()}; "
+                      f"confirmed {counts['confirmed'].text()}; size certain {counts['size_certain'].text()}",
+                      flush=True)
                 for line in wrong:
                     print(f"    wrong: {line}")
+                if args.draw_seeds:
+                    redraws = redrawn_confirmed(project, read_truth(truth_file), args.draw_seeds, args.threshold)
+                    for draw, (counts, wrong) in enumerate(redraws, start=1):
+                        add(drawn[world][draw], counts)
+                        print(f"    draw {draw}: confirmed {counts['confirmed'].text()}; size certain "
+                              f"{counts['size_certain'].text()}", flush=True)
+                        for line in wrong:
+                            print(f"      wrong: {line}")
     print(f"\nreal effect: |measured effect| >= {args.threshold} logit on the run's own model; seeds {args.seeds}")
-    for world, (tcav, confirmed) in totals.items():
-        print(f"{world:8s} TCAV alone {tcav.text()}   confirmed {confirmed.text()}")
+    for world, counts in totals.items():
+        print(f"{world:8s} TCAV alone {counts['tcav'].text()}   confirmed {counts['confirmed'].text()}   "
+              f"size certain {counts['size_certain'].text()}")
+    if args.draw_seeds:
+        print(f"\nconfirmed (and size-certain) findings over {args.draw_seeds + 1} draws of both tests (draw 0: the "
+              "run's own), each pooled over the seeds; then all draws pooled")
+        for world, per_draw in drawn.items():
+            pooled = {kind: Counts() for kind in KINDS}
+            for draw, counts in enumerate(per_draw):
+                add(pooled, counts)
+                print(f"  {world:8s} draw {draw}: confirmed {counts['confirmed'].text()}   "
+                      f"size certain {counts['size_certain'].text()}")
+            print(f"  {world:8s} pooled:  confirmed {pooled['confirmed'].text()}   "
+                  f"size certain {pooled['size_certain'].text()}")
     return 0
 
+
+def add(total: dict[str, Counts], counts: dict[str, Counts]) -> None:
+    """Add each kind's ``counts`` to ``total`` (pooling runs or draws)."""
+    for kind, counted in counts.items():
+        total[kind].add(counted)
 
 if __name__ == "__main__":
     sys.exit(main(sys.argv[1:]))

@@ -23,8 +23,9 @@ Prints one table per world and one over both, and writes them as JSON with ``--j
 
 ``--draw-seeds K`` also reruns the insertion test of each variant with K other seeds (the
 model, CAVs and TCAV scores unchanged; only which concept image goes where is drawn anew) and
-prints the spread of the confirmed findings' precision and recall over the K + 1 draws: how
-much of a table's figure is the luck of one draw.
+prints the spread of the confirmed findings' precision and recall over the K + 1 draws (and
+of those whose size is certain: ``size_certain`` in ``scores.csv``): how much of a table's
+figure is the luck of one draw.
 
 A confirmation also needs the insertion effect beyond the held-out random sets' prediction
 interval (``insertion.random_check``, as the pipeline does); ``--no-random-check`` scores
@@ -65,6 +66,8 @@ def variants(regions, fits=("scale",), controls=CONTROLS, carriers=CARRIERS) -> 
     return tuple(f"{control} on {carrier}, {region:g}, {fit}" for fit in fits for region in regions
                  for carrier in carriers for control in controls)
 WORLDS = ("colour", "texture")
+#: The kinds of finding whose spread over draws is printed: confirmed, and those of them whose size is certain.
+SPREAD_KINDS = ("confirmed", "size_certain")
 
 
 def world_overrides(world: str) -> dict:
@@ -196,7 +199,7 @@ def main(argv: list[str]) -> int:
 
     results: dict = {}
     scale: dict = {}  # world -> (intervention, measured effect, insertion effect, scene effect) per (class, concept)
-    spread: dict = {}  # world -> option -> variant -> draw -> confirmed Counts pooled over seeds
+    spread: dict = {}  # world -> option -> variant -> draw -> kind -> Counts pooled over seeds (SPREAD_KINDS)
     VARIANTS = variants(args.regions, args.fits, args.controls, args.carriers)
     cav_options = [tuple(option.split("/")) for option in args.cavs]
     with tempfile.TemporaryDirectory(prefix="tcav-accuracy-") as tmp:
@@ -242,9 +245,11 @@ def main(argv: list[str]) -> int:
                         drawn_scene = scene_drawn(project, saved, draw) if args.scene else None
                         for variant in VARIANTS:
                             checks = checks_of(drawn, drawn_random, drawn_scene, variant, args)
-                            counts = score_findings(rows, truth, checks, 0.05, args.threshold)["confirmed"]
-                            spread.setdefault(world, {}).setdefault(f"{cav_model}/{pooling}", {}) \
-                                .setdefault(variant, {}).setdefault(draw, Counts()).add(counts)
+                            counts = score_findings(rows, truth, checks, 0.05, args.threshold)
+                            drawn_counts = spread.setdefault(world, {}).setdefault(f"{cav_model}/{pooling}", {}) \
+                                .setdefault(variant, {}).setdefault(draw, {kind: Counts() for kind in SPREAD_KINDS})
+                            for kind in SPREAD_KINDS:
+                                drawn_counts[kind].add(counts[kind])
                     print(f"  {cav_model}/{pooling}: {time.perf_counter() - start:.0f} s", flush=True)
                 set_params(project, {"tcav": {"cav_model": "linear", "pooling": "none"}})
     print_tables(results, args)
@@ -303,16 +308,16 @@ def print_scale(scale: dict, variant: str) -> None:
 
 
 def print_spread(spread: dict, args) -> None:
-    """Confirmed precision and recall over the draws of the insertion test: median [min, max]."""
+    """Confirmed (and size-certain) precision and recall over the draws of the tests: median [min, max]."""
     import statistics
 
-    print(f"\nconfirmed findings over {args.draw_seeds + 1} draws of the insertion test "
-          "(each pooled over the seeds): median [min, max]; all draws pooled")
+    print(f"\nconfirmed findings, then those of them whose size is certain, over {args.draw_seeds + 1} draws of "
+          "the tests (each pooled over the seeds): median [min, max]; all draws pooled")
     for world, options in spread.items():
         print(f"\n{world}")
         for option, by_variant in options.items():
-            for variant, draws in by_variant.items():
-                counts = list(draws.values())
+            for (variant, draws), kind in ((item, kind) for item in by_variant.items() for kind in SPREAD_KINDS):
+                counts = [by_kind[kind] for by_kind in draws.values()]
                 precision = [c.precision for c in counts if c.findings]
                 recall = [c.recall for c in counts]
                 pooled = Counts()
@@ -320,7 +325,7 @@ def print_spread(spread: dict, args) -> None:
                     pooled.add(c)
                 text = (f"precision {statistics.median(precision):.2f} [{min(precision):.2f}, {max(precision):.2f}]"
                         if precision else "precision   -  ")
-                print(f"  {option:<22}{variant:<32}{text}  recall {statistics.median(recall):.2f} "
+                print(f"  {option:<22}{variant:<32}{kind:<13}{text}  recall {statistics.median(recall):.2f} "
                       f"[{min(recall):.2f}, {max(recall):.2f}]  pooled {pooled.text()}")
 
 

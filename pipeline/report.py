@@ -197,13 +197,15 @@ def main(argv: Sequence[str] | None = None) -> int:
                  len(within), judge, judge)
     for row in rows:
         if row["confirmed"]:
-            log.info("  %s / %s at %s: %s, by the %s test (score %.2f, insertion effect %+.3f, scene effect %+.3f)",
+            log.info("  %s / %s at %s: %s, by the %s test (score %.2f, insertion effect %+.3f, scene effect %+.3f%s)",
                      row["target"], row["concept"], row["bottleneck"], row["verdict"], row["confirmed_by"],
-                     row["score_mean"], row["insertion_effect"], row["scene_effect"])
+                     row["score_mean"], row["insertion_effect"], row["scene_effect"],
+                     ", size certain" if row["size_certain"] else "")
     if accuracy:
         log.info("against the known truth (|effect| >= %g logit): precision / recall  TCAV %s  insertion %s  "
-                 "scene %s  confirmed %s", REAL_EFFECT, accuracy["tcav"].text(), accuracy["insertion"].text(),
-                 accuracy["scene"].text(), accuracy["confirmed"].text())
+                 "scene %s  confirmed %s  size certain %s", REAL_EFFECT, accuracy["tcav"].text(),
+                 accuracy["insertion"].text(), accuracy["scene"].text(), accuracy["confirmed"].text(),
+                 accuracy["size_certain"].text())
     log.info("report:  %s (open it in a browser; it needs no network)", out / "report.html")
     log.info("scores:  %s (and %s)", out / "scores.csv", out / "scores.json")
     log.info("charts:  %s/ (%d files)", plots, sum(len(charts) for _, _, charts in sections))

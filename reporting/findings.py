@@ -56,6 +56,7 @@ def metrics(rows: Sequence[dict[str, Any]], bottlenecks: Sequence[str]) -> dict[
         counted = {
             "significant": sum(row["significant"] for row in chosen),
             "confirmed": sum(bool(row["confirmed"]) for row in chosen),
+            "size_certain": sum(bool(row.get("size_certain")) for row in chosen),
             "contradicted": sum(row["verdict"] == CONTRADICTED for row in chosen),
             "raises": sum(row["verdict"].startswith(RAISES) for row in chosen),
             "lowers": sum(row["verdict"].startswith(LOWERS) for row in chosen),

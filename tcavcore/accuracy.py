@@ -20,11 +20,11 @@ import dataclasses
 import math
 from typing import Any, Mapping, Sequence
 
-from tcavcore.confirmation import Checks, checked_verdict
+from tcavcore.confirmation import Checks, checked_verdict, size_certain
 
 #: |measured effect| (logit) from which an effect counts as real; fixed before measuring.
 REAL_EFFECT = 0.5
-KINDS = ("tcav", "insertion", "scene", "confirmed")
+KINDS = ("tcav", "insertion", "scene", "confirmed", "size_certain")
 
 
 @dataclasses.dataclass
@@ -62,7 +62,8 @@ def _is_true(value: Any) -> bool:
 
 def score_findings(rows: Sequence[Mapping[str, Any]], effects: Mapping[tuple[str, str], float], checks: Checks,
                    significance: float, threshold: float = REAL_EFFECT) -> dict[str, Counts]:
-    """Precision and recall counts of TCAV alone, each test alone, and confirmed findings.
+    """Precision and recall counts of TCAV alone, each test alone, confirmed findings, and those of them
+    whose size is certain (:func:`tcavcore.confirmation.size_certain`).
 
     ``rows``: score rows (``target``, ``concept``, ``significant``, ``score_mean``; as read
     from ``scores.csv`` or as the report holds them). ``effects``: measured effect per (class,
@@ -72,7 +73,7 @@ def score_findings(rows: Sequence[Mapping[str, Any]], effects: Mapping[tuple[str
     """
     real = {key: (1 if effect > 0 else -1) for key, effect in effects.items() if abs(effect) >= threshold}
     counts = {kind: Counts(real=len(real)) for kind in KINDS}
-    found: dict[str, set] = {"tcav": set(), "confirmed": set()}
+    found: dict[str, set] = {"tcav": set(), "confirmed": set(), "size_certain": set()}
     for row in rows:
         key = (row["target"], row["concept"])
         if not _is_true(row["significant"]) or key not in effects:
@@ -81,9 +82,11 @@ def score_findings(rows: Sequence[Mapping[str, Any]], effects: Mapping[tuple[str
         right = real.get(key) == sign
         kinds = ["tcav"]
         insertion, scene = checks.readings(*key)
-        if checked_verdict("raises class" if sign > 0 else "lowers class", significance, insertion,
-                           scene).endswith("(confirmed)"):
+        verdict = checked_verdict("raises class" if sign > 0 else "lowers class", significance, insertion, scene)
+        if verdict.endswith("(confirmed)"):
             kinds.append("confirmed")
+            if scene is not None and size_certain(verdict, checks.scene[key], checks.min_effect):
+                kinds.append("size_certain")
         for kind in kinds:
             counts[kind].findings += 1
             counts[kind].right += right

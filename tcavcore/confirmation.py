@@ -18,6 +18,13 @@ A test *contradicts* a finding when its effect is significant the other way (the
 and at least ``min_effect``). A finding is **contradicted** when either test contradicts it,
 **confirmed** when neither does and the scene test agrees, **not confirmed** otherwise.
 
+A confirmed finding's **size is certain** (``size_certain``) when the scene test's whole
+interval, not only its estimate, lies beyond ``min_effect`` on the finding's side. The
+direction of confirmed findings was right at least 0.97 of the time on every set of models
+measured; where they were wrong, it was mostly on size (an effect the right way but under 0.5
+logit in the truth, on the texture worlds), and every wrong one's interval reached under the
+floor: the size-certain ones were right every time (README "Measured accuracy").
+
 Why the insertion test does not confirm on its own: over six seeds and ten draws of both
 tests, its confirmations were right 0.99 of the time on the colour world but 0.66 on the
 texture world, where a concept's images carry other cues (dark marks read as stripes) that
@@ -47,7 +54,7 @@ CHECKED_VERDICTS = (RAISES_CONFIRMED, RAISES_UNCONFIRMED, LOWERS_CONFIRMED, LOWE
 INSERTION_KEYS = ("insertion_effect", "insertion_ci_low", "insertion_ci_high", "insertion_p",
                   "insertion_p_adjusted", "insertion_random_low", "insertion_random_high",
                   "scene_effect", "scene_ci_low", "scene_ci_high", "scene_p", "scene_p_adjusted",
-                  "scene_random_low", "scene_random_high", "confirmed", "confirmed_by")
+                  "scene_random_low", "scene_random_high", "confirmed", "confirmed_by", "size_certain")
 #: ``confirmed_by`` values: the test that confirmed a finding (the insertion test only with the scene test off).
 BY_INSERTION, BY_SCENE = "insertion", "scene"
 
@@ -57,7 +64,7 @@ STATUS_CONFIRMED, STATUS_UNCONFIRMED, STATUS_CONTRADICTED = "confirmed", "unconf
 
 def empty_columns() -> dict[str, Any]:
     """The check columns of a row that has no test."""
-    return {**{key: math.nan for key in INSERTION_KEYS}, "confirmed": False, "confirmed_by": ""}
+    return {**{key: math.nan for key in INSERTION_KEYS}, "confirmed": False, "confirmed_by": "", "size_certain": False}
 
 
 @dataclass(frozen=True)
@@ -154,6 +161,22 @@ def beyond_random(effect: float, sign: int, interval: tuple[float, float] | None
     return effect > interval[1] if sign > 0 else effect < interval[0]
 
 
+def interval_beyond(test: Mapping[str, float], sign: int, floor: float) -> bool:
+    """Does the whole interval of ``test`` (``ci_low``, ``ci_high``) lie beyond ``floor`` on the side of ``sign``?
+
+    False when the test has no interval: then its size is not shown.
+    """
+    bound = float(test.get("ci_low", math.nan)) if sign > 0 else -float(test.get("ci_high", math.nan))
+    return math.isfinite(bound) and bound >= floor
+
+
+def size_certain(verdict: str, test: Mapping[str, float] | None, floor: float) -> bool:
+    """Is a checked ``verdict`` confirmed with the scene ``test``'s whole interval beyond ``floor`` its way?"""
+    if verdict not in (RAISES_CONFIRMED, LOWERS_CONFIRMED) or test is None:
+        return False
+    return interval_beyond(test, 1 if verdict == RAISES_CONFIRMED else -1, floor)
+
+
 def checked_verdict(verdict: str, significance: float, insertion: Reading | None = None,
                     scene: Reading | None = None) -> str:
     """The verdict of a TCAV finding once its tests are known (other verdicts unchanged)."""
@@ -207,6 +230,8 @@ def apply_checks(rows: Sequence[dict[str, Any]], checks: Checks, significance: f
                 row[f"{prefix}_random_low"], row[f"{prefix}_random_high"] = bounds.get(target, (math.nan, math.nan))
         row["verdict"], row["confirmed_by"] = _checked(row["verdict"], significance, insertion, scene)
         row["confirmed"] = row["verdict"] in (RAISES_CONFIRMED, LOWERS_CONFIRMED)
+        row["size_certain"] = row["confirmed_by"] == BY_SCENE and size_certain(
+            row["verdict"], checks.scene.get((target, concept)), checks.min_effect)
 
 
 def status(row: Mapping[str, Any]) -> str | None:

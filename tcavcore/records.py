@@ -99,6 +99,9 @@ SUMMARY_KEYS: tuple[str, ...] = (
     # or "insertion" when insertion.scene is off; empty when not confirmed
     "confirmed",
     "confirmed_by",
+    # a finding confirmed by the scene test whose whole interval lies beyond insertion.min_effect
+    # on its side: its size, not only its direction, is shown (tcavcore/confirmation.py)
+    "size_certain",
 )
 
 

@@ -292,7 +292,7 @@ def summarise_runs(
     decide_significance(summaries, decision, unrecognised)
     for summary in summaries:  # no test on images yet (tcavcore.confirmation.apply_checks adds them)
         summary.update({key: math.nan for key in SUMMARY_KEYS[SUMMARY_KEYS.index("insertion_effect"):]})
-        summary["confirmed"], summary["confirmed_by"] = False, ""
+        summary["confirmed"], summary["confirmed_by"], summary["size_certain"] = False, "", False
     return [{key: summary[key] for key in SUMMARY_KEYS} for summary in summaries]
 
 

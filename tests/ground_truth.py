@@ -102,3 +102,18 @@ def confirmed_against_truth(rows: list[dict], truth: dict) -> list[str]:
             wrong.append(f"{r['target']}/{r['concept']} at {r['bottleneck']}: {r['verdict']}, measured effect "
                          f"{t['effect']:+.3f} [{t['ci_low']:+.3f}, {t['ci_high']:+.3f}]")
     return wrong
+
+
+def size_certain_against_truth(rows: list[dict], truth: dict, floor: float = 0.5) -> list[str]:
+    """Every size-certain finding whose measured effect is not at least ``floor`` logit its way (empty when none)."""
+    wrong = []
+    for r in rows:
+        if r["size_certain"] != "True":
+            continue
+        sign = 1 if float(r["score_mean"]) > 0.5 else -1
+        t = truth[r["target"], r["concept"]]
+        if not t["effect"] * sign >= floor:
+            wrong.append(f"{r['target']}/{r['concept']} at {r['bottleneck']}: {r['verdict']}, size certain (scene "
+                         f"{float(r['scene_ci_low']):+.2f} to {float(r['scene_ci_high']):+.2f}), measured effect "
+                         f"{t['effect']:+.3f}")
+    return wrong

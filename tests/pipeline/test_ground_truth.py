@@ -20,7 +20,8 @@ import pytest
 from tcavcore.accuracy import REAL_EFFECT
 from tests.pipeline_project import make_project, run
 from tests.ground_truth import OWN_COLOUR, TEXTURES, confirmed_against_truth, last_conv_bottleneck, \
-    measured_sign, other_colour_ok, own_colour_found, read_all_scores, read_scores, read_truth, texture_ok
+    measured_sign, other_colour_ok, own_colour_found, read_all_scores, read_scores, read_truth, \
+    size_certain_against_truth, texture_ok
 
 pytestmark = pytest.mark.slow
 
@@ -117,6 +118,14 @@ def test_truth_covers_every_class_and_concept_and_the_planted_colours_matter(tru
 
 def test_every_confirmed_finding_has_the_direction_of_a_measured_effect(all_rows, truth):
     assert confirmed_against_truth(all_rows, truth) == []
+
+
+def test_every_size_certain_finding_is_a_real_effect_its_way(all_rows, truth):
+    """Size certain: the scene test's whole interval beyond insertion.min_effect; the truth must then be at
+    least 0.5 logit the finding's way (the accuracy tables' real effect), not merely its direction."""
+    certain = [r for r in all_rows if r["size_certain"] == "True"]
+    assert certain and all(r["confirmed"] == "True" for r in certain)
+    assert size_certain_against_truth(all_rows, truth) == []
 
 
 def against(row: dict, sign: int, test: str, min_effect: float = 0.0) -> bool:

@@ -14,7 +14,7 @@ import pytest
 import yaml
 
 from tests.ground_truth import confirmed_against_truth, last_conv_bottleneck, measured_sign, read_all_scores, \
-    read_scores, read_truth
+    read_scores, read_truth, size_certain_against_truth
 from tests.pipeline_project import ROOT, make_project, run
 
 pytestmark = pytest.mark.slow
@@ -61,6 +61,11 @@ def test_truth_covers_every_class_and_concept_and_the_planted_textures_matter(tr
 
 def test_every_confirmed_finding_has_the_direction_of_a_measured_effect(all_rows, truth):
     assert confirmed_against_truth(all_rows, truth) == []
+
+
+def test_every_size_certain_finding_is_a_real_effect_its_way(all_rows, truth):
+    assert all(r["confirmed"] == "True" for r in all_rows if r["size_certain"] == "True")
+    assert size_certain_against_truth(all_rows, truth) == []
 
 
 def test_the_planted_textures_raise_their_class_and_are_never_contradicted(texture_run, truth):

@@ -31,7 +31,7 @@ SCORE_COLUMNS = [
     "significant", "cav_learnable", "cav_accuracy", "cav_accuracy_std", "magnitude_mean", "n_random", "n_examples",
     "n_concept", "n_random_images", "small_sets", "class_independent", "insertion_effect", "insertion_ci_low", "insertion_ci_high", "insertion_p", "insertion_p_adjusted", "insertion_random_low", "insertion_random_high",
     "scene_effect", "scene_ci_low", "scene_ci_high", "scene_p", "scene_p_adjusted", "scene_random_low", "scene_random_high",
-    "confirmed", "confirmed_by",
+    "confirmed", "confirmed_by", "size_certain",
 ]  # fmt: skip
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 EXPECTED_CHARTS = [

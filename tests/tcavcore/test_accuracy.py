@@ -72,3 +72,13 @@ def test_the_scene_test_confirms_from_min_effect_on_and_is_scored_alone():
     assert (counts["scene"].findings, counts["scene"].right) == (2, 1)
     without_floor = score_findings(rows, EFFECTS, Checks(insertion, scene=scene, min_effect=0.0), 0.05)
     assert without_floor["scene"].findings == 3 and without_floor["confirmed"].findings == 2  # white confirmed
+
+
+def test_size_certain_findings_are_the_confirmed_ones_whose_scene_interval_clears_the_floor():
+    rows = [row("fire", "blue", "conv3", 0.1), row("fire", "blue", "pool1", 0.2), row("water", "blue", "conv3", 0.9)]
+    scene = {("fire", "blue"): {"effect": -0.8, "ci_low": -1.0, "ci_high": -0.6, "p_adjusted": 0.001},
+             ("water", "blue"): {"effect": 0.55, "ci_low": 0.3, "ci_high": 0.8, "p_adjusted": 0.001}}  # reaches under 0.5
+    counts = score_findings(rows, EFFECTS, Checks({}, scene=scene, min_effect=0.5), 0.05)
+    assert (counts["confirmed"].findings, counts["confirmed"].found) == (3, 2)
+    certain = counts["size_certain"]
+    assert (certain.findings, certain.right, certain.found, certain.real) == (2, 2, 1, 3)

@@ -179,3 +179,28 @@ def test_apply_checks_writes_both_tests_and_who_confirmed():
     assert rows[2]["confirmed_by"] == "scene" and math.isnan(rows[2]["scene_random_low"])
     assert [r["confirmed"] for r in rows] == [True, False, True]
     assert math.isclose(rows[0]["scene_p_adjusted"], 0.0003)  # Holm over the three scene tests
+    # the scene test's interval [-1.2, -0.6] lies wholly beyond -0.5: the size is certain too
+    assert [r["size_certain"] for r in rows] == [True, False, True]
+
+
+def test_a_confirmed_finding_is_size_certain_only_when_its_whole_interval_clears_the_floor():
+    from tcavcore.confirmation import interval_beyond, size_certain
+
+    assert size_certain(RAISES_CONFIRMED, {"ci_low": 0.6, "ci_high": 1.0}, 0.5)
+    assert not size_certain(RAISES_CONFIRMED, {"ci_low": 0.4, "ci_high": 1.0}, 0.5)  # estimate may pass, interval not
+    assert size_certain(LOWERS_CONFIRMED, {"ci_low": -1.0, "ci_high": -0.55}, 0.5)
+    assert not size_certain(LOWERS_CONFIRMED, {"ci_low": -1.0, "ci_high": -0.45}, 0.5)
+    assert not size_certain(LOWERS_CONFIRMED, {"ci_low": 0.6, "ci_high": 1.0}, 0.5)  # beyond, but the other way
+    assert not size_certain(RAISES_UNCONFIRMED, {"ci_low": 0.6, "ci_high": 1.0}, 0.5)  # only confirmed findings
+    assert not size_certain(CONTRADICTED, {"ci_low": 0.6, "ci_high": 1.0}, 0.5)
+    assert not size_certain(RAISES_CONFIRMED, None, 0.5)
+    assert not interval_beyond({"effect": 0.9}, 1, 0.5)  # no interval: the size is not shown
+    assert not interval_beyond({"ci_low": math.nan, "ci_high": 1.0}, 1, 0.5)
+
+
+def test_a_confirmation_by_the_insertion_test_is_never_size_certain():
+    """With the scene test off the insertion test confirms; its effects are not on the truth's scale."""
+    test = {"effect": 0.9, "ci_low": 0.7, "ci_high": 1.1, "p": 0.0001}
+    rows = [{"target": "a", "concept": "red", "verdict": "raises class"}]
+    apply_checks(rows, Checks.of({("a", "red"): test}, "holm"), 0.05)
+    assert rows[0]["confirmed_by"] == "insertion" and rows[0]["size_certain"] is False
