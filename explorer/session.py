@@ -283,8 +283,14 @@ def histogram(concept: np.ndarray, random: np.ndarray, value: float, bins: int =
             "concept_mean": _finite(float(np.nanmean(concept))), "random_mean": _finite(float(np.nanmean(random)))}
 
 
+#: How a finding's check is marked after it: confirmed by the tests on images, or contradicted by one.
+CHECK_MARKS = {"(confirmed)": " \u2713", "contradicted": " \u2717"}
+
+
 def read_findings(scores: Path) -> dict[tuple[str, str], list[str]]:
-    """(concept, bottleneck) -> the report's significant findings there (``+fire``: raises fire), from scores.csv.
+    """(concept, bottleneck) -> the report's significant findings there, from scores.csv: ``+fire`` raises
+    fire, ``\u2212water`` lowers water, followed by ``\u2713`` when the finding is confirmed and ``\u2717``
+    when it is contradicted (nothing: not confirmed).
 
     Empty when the run has no scores yet: the explorer then shows every concept unmarked.
     """
@@ -294,7 +300,9 @@ def read_findings(scores: Path) -> dict[tuple[str, str], list[str]]:
             for row in csv.DictReader(handle):
                 if row.get("significant") == "True":
                     way = "+" if float(row["score_mean"]) > 0.5 else "\u2212"
-                    found.setdefault((row["concept"], row["bottleneck"]), []).append(f"{way}{row['target']}")
+                    verdict = row.get("verdict", "")
+                    mark = next((m for end, m in CHECK_MARKS.items() if verdict.endswith(end)), "")
+                    found.setdefault((row["concept"], row["bottleneck"]), []).append(f"{way}{row['target']}{mark}")
     except (OSError, KeyError, ValueError):
         return {}
     return found

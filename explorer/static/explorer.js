@@ -115,7 +115,8 @@
       el("span", { className: "muted", text: "  presence" })]));
     parts.push(histogram(entry));
     var findings = entry.findings.map(function (f) {
-      return el("span", { className: "finding" + (f.charAt(0) === "+" ? "" : " lowers"), text: f + " " });
+      var checked = f.indexOf("\u2713") >= 0 ? " confirmed" : (f.indexOf("\u2717") >= 0 ? " contradicted" : "");
+      return el("span", { className: "finding" + (f.charAt(0) === "+" ? "" : " lowers") + checked, text: f + " " });
     });
     if (findings.length) parts.push(el("div", {}, findings));
     parts.push(el("div", { className: entry.learnable ? "muted" : "nl",

@@ -108,7 +108,9 @@ def test_an_uploaded_image_gets_probabilities_feature_maps_and_concept_maps(expl
     assert set(concepts) == {(c, b) for c in ("red", "blue") for b in ("pool1", "conv2")}
     red = concepts["red", "conv2"]
     assert red["map"].startswith("data:image/png;base64,") and red["n_cavs"] == 2
-    assert red["findings"] == ["+fire", "\u2212water"] and concepts["blue", "conv2"]["findings"] == []
+    # confirmed findings are marked, unconfirmed ones not, contradicted ones crossed
+    assert red["findings"] == ["+fire \u2713", "\u2212water"] and concepts["blue", "conv2"]["findings"] == []
+    assert concepts["red", "pool1"]["findings"] == ["+grass \u2717"]
     # a red image: red is more present in it than blue is
     assert red["presence"] > concepts["blue", "conv2"]["presence"]
     edges = red["distribution"]["edges"]

@@ -77,8 +77,9 @@ def make_explorer_run(root: Path, pooling: str = "spatial_mean", with_cavs: bool
     if with_cavs:
         write_cavs(root, pooling, root / "results" / "cavs.npz")
         (root / "results" / "scores.csv").write_text(
-            "target,concept,bottleneck,significant,score_mean\nfire,red,conv2,True,0.9\nwater,red,conv2,True,0.1\n"
-            "grass,blue,conv2,False,0.5\n")
+            "target,concept,bottleneck,significant,score_mean,verdict\n"
+            "fire,red,conv2,True,0.9,raises class (confirmed)\nwater,red,conv2,True,0.1,lowers class (not confirmed)\n"
+            "grass,red,pool1,True,0.9,contradicted\ngrass,blue,conv2,False,0.5,not significant\n")
     return root
 
 
