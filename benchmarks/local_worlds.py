@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import math
 import shutil
 import sys
 import tempfile
@@ -159,14 +160,16 @@ def score(rows: list[dict], effects: dict[tuple[str, str], float], threshold: fl
         if checks is None:
             verdict, scene = row["verdict"], float(row["scene_effect"])
             is_confirmed = row["confirmed"] == "True"
-            is_certain = (row["size_certain"] == "True" if "size_certain" in row else row["confirmed_by"] == "scene"
-                          and size_certain(verdict, {"ci_low": float(row["scene_ci_low"]),
-                                                     "ci_high": float(row["scene_ci_high"])}, min_effect))
+            if "size_certain" in row:
+                is_certain = row["size_certain"] == "True"
+            else:  # a scores.csv from before the column: read from the scene test's interval
+                interval = {"ci_low": float(row["scene_ci_low"]), "ci_high": float(row["scene_ci_high"])}
+                is_certain = row["confirmed_by"] == "scene" and size_certain(verdict, interval, min_effect)
         else:
             insertion, scene_reading = checks.readings(*key)
             verdict = checked_verdict("raises class" if sign > 0 else "lowers class", significance, insertion,
                                       scene_reading)
-            scene = scene_reading.effect
+            scene = scene_reading.effect if scene_reading is not None else math.nan
             is_confirmed = verdict.endswith("(confirmed)")
             is_certain = size_certain(verdict, checks.scene.get(key), checks.min_effect)
         for kind, counted in zip(KINDS, (True, is_confirmed, is_confirmed and is_certain)):
@@ -190,7 +193,7 @@ def read_rows(scores: Path) -> list[dict]:
         return list(csv.DictReader(handle))
 
 
-def redrawn_confirmed(project: Path, effects: dict[tuple[str, str], float], draws: int,
+def redrawn_scores(project: Path, effects: dict[tuple[str, str], float], draws: int,
                       threshold: float) -> list[tuple[dict[str, Counts], list[str]]]:
     """Draws 1..``draws`` of both tests on ``project``'s model, each scored against ``effects`` as :func:`score`
     does, with the wrong confirmed findings in words (the tests' tables are kept under ``project/bench``
@@ -263,7 +266,7 @@ def main(argv: list[str]) -> int:
                 for line in wrong:
                     print(f"    wrong: {line}")
                 if args.draw_seeds:
-                    redraws = redrawn_confirmed(project, read_truth(truth_file), args.draw_seeds, args.threshold)
+                    redraws = redrawn_scores(project, read_truth(truth_file), args.draw_seeds, args.threshold)
                     for draw, (counts, wrong) in enumerate(redraws, start=1):
                         add(drawn[world][draw], counts)
                         print(f"    draw {draw}: confirmed {counts['confirmed'].text()}; size certain "

@@ -53,7 +53,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tcavcore.accuracy import REAL_EFFECT, Counts, score_findings  # noqa: E402
+from tcavcore.accuracy import KINDS, REAL_EFFECT, Counts, score_findings  # noqa: E402
 from tests.pipeline_project import make_project, run, set_params  # noqa: E402
 
 CAV_OPTIONS = (("linear", "none"), ("linear", "spatial_mean"), ("pattern", "none"), ("pattern", "spatial_mean"))
@@ -337,10 +337,10 @@ def print_tables(results: dict, args) -> None:
     for label, chosen in [(w, [w]) for w in worlds] + ([("both worlds", worlds)] if len(worlds) > 1 else []):
         print(f"\n{label}")
         print(f"  {'CAV option':<22}{'insertion':<32}{'TCAV alone':<28}{'insertion alone':<28}{'scene alone':<28}"
-              f"{'confirmed':<28}")
+              f"{'confirmed':<28}{'size certain':<28}")
         for option in results[worlds[0]]:
             for control in variants(args.regions, args.fits, args.controls, args.carriers):
-                totals = {name: Counts() for name in ("tcav", "insertion", "scene", "confirmed")}
+                totals = {name: Counts() for name in KINDS}
                 for world in chosen:
                     for entry in results[world][option][control]:
                         for name, counts in entry.items():

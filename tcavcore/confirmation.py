@@ -29,8 +29,9 @@ Why the insertion test does not confirm on its own: over six seeds and ten draws
 tests, its confirmations were right 0.99 of the time on the colour world but 0.66 on the
 texture world, where a concept's images carry other cues (dark marks read as stripes) that
 move a class on images without it but not beside it; the scene test's were right 1.00 on both
-on those (earlier) models, and 1.00 and 0.90 on the new ones (README "Measured accuracy"). With the scene test off (``insertion.scene: false``) the
-insertion test confirms, as before 2026-12-06.
+on those (earlier) models, and 1.00 and 0.90 on the new ones (README "Measured accuracy").
+With the scene test off (``insertion.scene: false``) the insertion test confirms, as before
+2026-12-06.
 """
 
 from __future__ import annotations
