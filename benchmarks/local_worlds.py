@@ -194,7 +194,7 @@ def read_rows(scores: Path) -> list[dict]:
 
 
 def redrawn_scores(project: Path, effects: dict[tuple[str, str], float], draws: int,
-                      threshold: float) -> list[tuple[dict[str, Counts], list[str]]]:
+                   threshold: float) -> list[tuple[dict[str, Counts], list[str]]]:
     """Draws 1..``draws`` of both tests on ``project``'s model, each scored against ``effects`` as :func:`score`
     does, with the wrong confirmed findings in words (the tests' tables are kept under ``project/bench``
     and reused)."""

@@ -316,17 +316,18 @@ def print_spread(spread: dict, args) -> None:
     for world, options in spread.items():
         print(f"\n{world}")
         for option, by_variant in options.items():
-            for (variant, draws), kind in ((item, kind) for item in by_variant.items() for kind in SPREAD_KINDS):
-                counts = [by_kind[kind] for by_kind in draws.values()]
-                precision = [c.precision for c in counts if c.findings]
-                recall = [c.recall for c in counts]
-                pooled = Counts()
-                for c in counts:
-                    pooled.add(c)
-                text = (f"precision {statistics.median(precision):.2f} [{min(precision):.2f}, {max(precision):.2f}]"
-                        if precision else "precision   -  ")
-                print(f"  {option:<22}{variant:<32}{kind:<13}{text}  recall {statistics.median(recall):.2f} "
-                      f"[{min(recall):.2f}, {max(recall):.2f}]  pooled {pooled.text()}")
+            for variant, draws in by_variant.items():
+                for kind in SPREAD_KINDS:
+                    counts = [by_kind[kind] for by_kind in draws.values()]
+                    precision = [c.precision for c in counts if c.findings]
+                    recall = [c.recall for c in counts]
+                    pooled = Counts()
+                    for c in counts:
+                        pooled.add(c)
+                    text = (f"precision {statistics.median(precision):.2f} [{min(precision):.2f}, "
+                            f"{max(precision):.2f}]" if precision else "precision   -  ")
+                    print(f"  {option:<22}{variant:<32}{kind:<13}{text}  recall {statistics.median(recall):.2f} "
+                          f"[{min(recall):.2f}, {max(recall):.2f}]  pooled {pooled.text()}")
 
 
 def print_tables(results: dict, args) -> None:
