@@ -88,9 +88,14 @@ the same direction for every class, no evidence for one class. Details under "Ho
 # numerically, empty cells last), and filter rows by class.
 SCRIPT = """
 (function(){
-  // a link to a folded section opens it
-  function unfold(){var target=location.hash&&document.getElementById(location.hash.slice(1));
+  // a link to a folded section opens it: on the click itself (hashchange fires later, and not
+  // at all when the link's section was folded again by hand), and on a URL that arrives with one
+  function openSection(id){var target=id&&document.getElementById(id);
     if(target&&target.tagName==='DETAILS') target.open=true;}
+  document.addEventListener('click',function(event){
+    var link=event.target.closest&&event.target.closest('a[href^="#"]');
+    if(link) openSection(link.getAttribute('href').slice(1));});
+  function unfold(){openSection(location.hash.slice(1));}
   window.addEventListener('hashchange',unfold); unfold();
   var table=document.getElementById('scores'); if(!table) return;
   var body=table.tBodies[0];

@@ -105,3 +105,8 @@ def test_the_page_opens_compact_on_the_findings_and_a_link_unfolds_a_section(pag
     page.click("nav a[href='#network']")
     assert page.evaluate("document.getElementById('network').open") is True
     assert page.locator("#network img").first.is_visible()
+    # folded again by hand, the same link (the URL already ends in #network) opens it again
+    page.click("#network > summary")
+    assert page.evaluate("document.getElementById('network').open") is False
+    page.click("nav a[href='#network']")
+    assert page.evaluate("document.getElementById('network').open") is True
