@@ -53,7 +53,13 @@ class Browser:
             ".map(r => [r.dataset.label, Number(r.querySelector('.p').dataset.p)]))")
 
     def broken_images(self, selector: str) -> tuple[int, list[str]]:
-        """(how many images match ``selector``, the alt text of those that did not load)."""
+        """(how many images match ``selector``, the alt text of those that did not load).
+
+        Waits until each has finished (``complete`` is true once an image loaded or failed): even a
+        data: URL decodes after the element is inserted, so reading at once could see it unfinished.
+        """
+        self.page.wait_for_function(f"Array.from(document.querySelectorAll({selector!r})).every(i => i.complete)",
+                                    timeout=30_000)
         found = self.page.evaluate(f"Array.from(document.querySelectorAll({selector!r}))"
                                    ".map(i => [i.alt, i.complete && i.naturalWidth > 0])")
         return len(found), [alt for alt, ok in found if not ok]
