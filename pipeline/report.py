@@ -36,7 +36,8 @@ from common.errors import PipelineError, stage_main
 from common.files import atomic_directory, atomic_write_json, atomic_write_text
 from common.params import load_params
 from reporting import html as html_report
-from reporting.findings import TEST_NAMES, check_coverage, decision_of, decision_text, metrics, recognised_classes
+from reporting.findings import (CORRECTION_NAMES, TEST_NAMES, check_coverage, decision_of, decision_text, metrics,
+                                recognised_classes)
 from reporting.params_text import params_values_text
 from reporting.sections import build_sections, read_concept_maps, read_model_views
 from reporting.tables import format_class_table, format_p
@@ -114,10 +115,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     views = read_model_views(Path(args.metrics), Path(args.history), Path(args.views), params.classes)
     decision = decision_of(params)
     significance = decision.significance
-    unrecognised, recognition = recognised_classes(views.confusion, significance)
+    unrecognised, recognition = recognised_classes(views.confusion, decision)
     for name in unrecognised:
-        log.warning("the model does not recognise class %r better than chance on the test split (p = %s): "
-                    "none of its concepts can be significant", name, format_p(recognition[name], significance))
+        log.warning("the model does not recognise class %r better than chance on the test split "
+                    "(p = %s, %s correction over the classes): none of its concepts can be significant",
+                    name, format_p(recognition[name], significance), CORRECTION_NAMES[decision.correction])
     try:
         rows = summarise_runs(runs, decision, targets=params.classes, concepts=params.tcav.concepts,
                               bottlenecks=params.tcav.bottlenecks, unrecognised=unrecognised)
@@ -149,7 +151,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     maps = read_concept_maps(Path(args.concept_maps)) if args.concept_maps else None
     sections = build_sections(rows, runs, views, params, maps)
     notes = [f"The model does not recognise class {name} better than chance on the test split "
-             f"(Fisher exact p = {format_p(recognition[name], significance)}): its concepts are never significant."
+             f"(Fisher exact p = {format_p(recognition[name], significance)}, "
+             f"{CORRECTION_NAMES[decision.correction]} correction over the classes): its concepts are never "
+             "significant."
              for name in unrecognised]
     if not truth:
         notes.append("This run has no known truth: its classes or concepts do not come from the built-in synthetic "

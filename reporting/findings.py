@@ -10,7 +10,7 @@ from typing import Any, Sequence
 from common.errors import PipelineError
 from common.params import Params
 from tcavcore.records import KIND_CONCEPT
-from tcavcore.significance import recognition_p_values
+from tcavcore.significance import adjust_p_values, recognition_p_values
 from tcavcore.confirmation import CONTRADICTED
 from tcavcore.verdicts import LOWERS, NOT_LEARNABLE, NOT_RECOGNISED, RAISES, Decision
 
@@ -21,12 +21,17 @@ TEST_NAMES = {
 }
 
 
+#: How the log and the report name each correction ("Holm correction", "no correction").
+CORRECTION_NAMES = {"holm": "Holm", "bonferroni": "Bonferroni", "bh": "Benjamini-Hochberg", "none": "no"}
+
+
 def decision_text(decision: Decision) -> str:
     """One line saying what ``significant`` means under ``decision``."""
-    correction = {"holm": "Holm", "bonferroni": "Bonferroni", "bh": "Benjamini-Hochberg", "none": "no"}[decision.correction]
+    correction = CORRECTION_NAMES[decision.correction]
     return (f"{TEST_NAMES[decision.test]} (two-sided), {correction} correction over all tests of the run, "
             f"adjusted p < {decision.significance:g}; CAV accuracy at least {decision.min_cav_accuracy:g}; "
-            "and the model recognises the class on held-out images")
+            "and the model recognises the class on held-out images (Fisher exact test, the same correction over "
+            "the classes)")
 
 
 def decision_of(params: Params) -> Decision:
@@ -35,10 +40,15 @@ def decision_of(params: Params) -> Decision:
     return Decision(t.significance, t.test, t.correction, t.min_cav_accuracy, t.confidence)
 
 
-def recognised_classes(confusion: dict[str, Any], significance: float) -> tuple[list[str], dict[str, float]]:
-    """Classes the model does not recognise better than chance, and every class's p-value."""
-    p_values = dict(zip(confusion["classes"], recognition_p_values(confusion["matrix"])))
-    unrecognised = [name for name, p in p_values.items() if not p < significance]
+def recognised_classes(confusion: dict[str, Any], decision: Decision) -> tuple[list[str], dict[str, float]]:
+    """Classes the model does not recognise better than chance, and every class's adjusted p-value.
+
+    The classes are one family, corrected as the run's TCAV tests are (``decision.correction``):
+    with many classes, one the model is at chance on would otherwise pass now and then by luck.
+    """
+    raw = recognition_p_values(confusion["matrix"])
+    p_values = dict(zip(confusion["classes"], adjust_p_values(raw, decision.correction)))
+    unrecognised = [name for name, p in p_values.items() if not p < decision.significance]
     return unrecognised, p_values
 
 

@@ -40,8 +40,9 @@ accuracy, never at the scores being tested.
 The model comes before both: TCAV explains how a model decides a class, so a class the model
 does not recognise on held-out images (its predictions of the class are no more often right
 than chance: one-sided Fisher exact test on the test split's confusion matrix, see
-:func:`recognition_p_values`) has no decision to explain. Its concepts are reported with their
-scores and raw p-values but are never significant and leave the family. This matters: a
+:func:`recognition_p_values`, the classes corrected as one family) has no decision to explain.
+Its concepts are reported with their scores and raw p-values but are never significant and
+leave the family. This matters: a
 network trained on random labels still responds to colour in consistent directions, and on
 the built-in data TCAV's t-tests, even Holm-corrected, call most concepts significant for it.
 
