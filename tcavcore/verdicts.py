@@ -42,9 +42,9 @@ does not recognise on held-out images (its predictions of the class are no more 
 than chance: one-sided Fisher exact test on the test split's confusion matrix, see
 :func:`recognition_p_values`, the classes corrected as one family) has no decision to explain.
 Its concepts are reported with their scores and raw p-values but are never significant and
-leave the family. This matters: a
-network trained on random labels still responds to colour in consistent directions, and on
-the built-in data TCAV's t-tests, even Holm-corrected, call most concepts significant for it.
+leave the family. This matters: a network trained on random labels still responds to colour
+in consistent directions, and on the built-in data TCAV's t-tests, even Holm-corrected, call
+most concepts significant for it.
 
 Summarising is split into steps: :func:`group_runs` (rows -> groups and null pools),
 :func:`summarise_group` (per-group numbers, no decision), :func:`decide_significance` (a pass
