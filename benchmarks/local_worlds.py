@@ -145,7 +145,8 @@ def score(rows: list[dict], effects: dict[tuple[str, str], float], threshold: fl
     decide it with those at ``significance``. A ``scores.csv`` from before the ``size_certain``
     column is read from its scene interval and ``min_effect`` (the run's ``insertion.min_effect``).
     """
-    from tcavcore.confirmation import checked_verdict, size_certain
+    from tcavcore.accuracy import checked_finding
+    from tcavcore.confirmation import size_certain
 
     real = {key: (1 if e > 0 else -1) for key, e in effects.items() if abs(e) >= threshold}
     counts = {kind: Counts(real=len(real)) for kind in KINDS}
@@ -166,12 +167,9 @@ def score(rows: list[dict], effects: dict[tuple[str, str], float], threshold: fl
                 interval = {"ci_low": float(row["scene_ci_low"]), "ci_high": float(row["scene_ci_high"])}
                 is_certain = row["confirmed_by"] == "scene" and size_certain(verdict, interval, min_effect)
         else:
-            insertion, scene_reading = checks.readings(*key)
-            verdict = checked_verdict("raises class" if sign > 0 else "lowers class", significance, insertion,
-                                      scene_reading)
-            scene = scene_reading.effect if scene_reading is not None else math.nan
+            verdict, is_certain = checked_finding(key, sign, checks, significance)
+            scene = float(checks.scene[key]["effect"]) if key in checks.scene else math.nan
             is_confirmed = verdict.endswith("(confirmed)")
-            is_certain = size_certain(verdict, checks.scene.get(key), checks.min_effect)
         for kind, counted in zip(KINDS, (True, is_confirmed, is_confirmed and is_certain)):
             if counted:
                 counts[kind].findings += 1
@@ -256,8 +254,9 @@ def main(argv: list[str]) -> int:
                     built_in = yaml.safe_load((source / "params.yaml").read_text())["tcav"]["concepts"]
                     write_truth(truth_file, measured_truth(source, project, world, CLASS_NAMES[world],
                                                            {c: concept_name(c) for c in built_in}))
+                floor = load_params(project / "params.yaml").insertion.min_effect
                 counts, wrong = score(read_rows(project / "results" / "scores.csv"), read_truth(truth_file),
-                                      args.threshold, min_effect=load_params(project / "params.yaml").insertion.min_effect)
+                                      args.threshold, min_effect=floor)
                 add(totals[world], counts)
                 add(drawn[world][0], counts)
                 print(f"{world} seed {seed} ({time.perf_counter() - start:.0f} s): TCAV alone {counts['tcav'].text()}; "
@@ -295,6 +294,7 @@ def add(total: dict[str, Counts], counts: dict[str, Counts]) -> None:
     """Add each kind's ``counts`` to ``total`` (pooling runs or draws)."""
     for kind, counted in counts.items():
         total[kind].add(counted)
+
 
 if __name__ == "__main__":
     sys.exit(main(sys.argv[1:]))

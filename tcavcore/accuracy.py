@@ -60,6 +60,14 @@ def _is_true(value: Any) -> bool:
     return value is True or str(value) == "True"
 
 
+def checked_finding(key: tuple[str, str], sign: int, checks: Checks, significance: float) -> tuple[str, bool]:
+    """The checked verdict of a significant TCAV finding about ``key`` (class, concept) in the direction
+    ``sign``, as the report decides it from ``checks``, and whether its size is certain."""
+    insertion, scene = checks.readings(*key)
+    verdict = checked_verdict("raises class" if sign > 0 else "lowers class", significance, insertion, scene)
+    return verdict, scene is not None and size_certain(verdict, checks.scene[key], checks.min_effect)
+
+
 def score_findings(rows: Sequence[Mapping[str, Any]], effects: Mapping[tuple[str, str], float], checks: Checks,
                    significance: float, threshold: float = REAL_EFFECT) -> dict[str, Counts]:
     """Precision and recall counts of TCAV alone, each test alone, confirmed findings, and those of them
@@ -81,11 +89,10 @@ def score_findings(rows: Sequence[Mapping[str, Any]], effects: Mapping[tuple[str
         sign = 1 if float(row["score_mean"]) > 0.5 else -1
         right = real.get(key) == sign
         kinds = ["tcav"]
-        insertion, scene = checks.readings(*key)
-        verdict = checked_verdict("raises class" if sign > 0 else "lowers class", significance, insertion, scene)
+        verdict, certain = checked_finding(key, sign, checks, significance)
         if verdict.endswith("(confirmed)"):
             kinds.append("confirmed")
-            if scene is not None and size_certain(verdict, checks.scene[key], checks.min_effect):
+            if certain:
                 kinds.append("size_certain")
         for kind in kinds:
             counts[kind].findings += 1

@@ -90,30 +90,22 @@ def measured_sign(truth_row: dict) -> int:
     return 0
 
 
+def marked_findings(rows: list[dict], truth: dict, column: str):
+    """(row, its direction +1/-1, its truth row) for every row whose ``column`` is true."""
+    for r in rows:
+        if r[column] == "True":
+            yield r, (1 if float(r["score_mean"]) > 0.5 else -1), truth[r["target"], r["concept"]]
+
+
 def confirmed_against_truth(rows: list[dict], truth: dict) -> list[str]:
     """Every confirmed finding whose direction is not that of a measured effect (empty when all agree)."""
-    wrong = []
-    for r in rows:
-        if r["confirmed"] != "True":
-            continue
-        sign = 1 if float(r["score_mean"]) > 0.5 else -1
-        t = truth[r["target"], r["concept"]]
-        if measured_sign(t) != sign:
-            wrong.append(f"{r['target']}/{r['concept']} at {r['bottleneck']}: {r['verdict']}, measured effect "
-                         f"{t['effect']:+.3f} [{t['ci_low']:+.3f}, {t['ci_high']:+.3f}]")
-    return wrong
+    return [f"{r['target']}/{r['concept']} at {r['bottleneck']}: {r['verdict']}, measured effect "
+            f"{t['effect']:+.3f} [{t['ci_low']:+.3f}, {t['ci_high']:+.3f}]"
+            for r, sign, t in marked_findings(rows, truth, "confirmed") if measured_sign(t) != sign]
 
 
 def size_certain_against_truth(rows: list[dict], truth: dict, floor: float = 0.5) -> list[str]:
     """Every size-certain finding whose measured effect is not at least ``floor`` logit its way (empty when none)."""
-    wrong = []
-    for r in rows:
-        if r["size_certain"] != "True":
-            continue
-        sign = 1 if float(r["score_mean"]) > 0.5 else -1
-        t = truth[r["target"], r["concept"]]
-        if not t["effect"] * sign >= floor:
-            wrong.append(f"{r['target']}/{r['concept']} at {r['bottleneck']}: {r['verdict']}, size certain (scene "
-                         f"{float(r['scene_ci_low']):+.2f} to {float(r['scene_ci_high']):+.2f}), measured effect "
-                         f"{t['effect']:+.3f}")
-    return wrong
+    return [f"{r['target']}/{r['concept']} at {r['bottleneck']}: {r['verdict']}, size certain (scene "
+            f"{float(r['scene_ci_low']):+.2f} to {float(r['scene_ci_high']):+.2f}), measured effect {t['effect']:+.3f}"
+            for r, sign, t in marked_findings(rows, truth, "size_certain") if not t["effect"] * sign >= floor]
