@@ -31,9 +31,11 @@ A confirmation also needs the insertion effect beyond the held-out random sets' 
 interval (``insertion.random_check``, as the pipeline does); ``--no-random-check`` scores
 without it.
 
-Every draw also runs the scene test (``tcavcore/scene.py``, the project's ``insertion.scene_*``
-settings) with the same seed offset, and a finding is confirmed as the report confirms it: the
-scene test agreeing from ``insertion.min_effect`` logit on, neither test contradicting.
+Every draw also runs the scene test and the object test (``tcavcore/scene.py``, the project's
+``insertion.scene_*`` and ``object_region`` settings) with the same seed offset, and a finding is
+confirmed as the report confirms it: the scene test agreeing from ``insertion.min_effect`` logit
+on (or, for a raise, the object test with its whole interval beyond it), neither the scene nor
+the insertion test contradicting; ``--no-object`` leaves the object test out.
 ``--confirm insertion`` scores as with ``insertion.scene: false`` (the insertion test confirms);
 ``--confirm scene`` leaves out the insertion test's contradictions (for comparison; the pipeline
 has no such setting).
@@ -129,8 +131,9 @@ def insertion_tables(project: Path, variants, seed_offset: int = 0) -> tuple[dic
     return tables, random_tables
 
 
-def scene_tables(project: Path, seed_offset: int = 0) -> tuple[dict, dict]:
-    """The scene test of every (class, concept) and of every random set, keyed like :func:`insertion_tables`."""
+def scene_tables(project: Path, seed_offset: int = 0, on_object: bool = False) -> tuple[dict, dict]:
+    """The scene test (``on_object``: the object test) of every (class, concept) and of every random set, keyed like
+    :func:`insertion_tables`."""
     from common.params import load_params
     from images.sets import load_image_sets
     from pipeline.insertion import run_scene, scene_config
@@ -140,7 +143,7 @@ def scene_tables(project: Path, seed_offset: int = 0) -> tuple[dict, dict]:
     classes, concepts, randoms = load_image_sets(params, project / "datasets" / "processed", project / "concepts")
     model = FrozenGraphWrapper(project / "models" / "frozen", [], with_gradients=False)
     rows, random_rows = run_scene(model.logits_batched, model.label_to_id, classes, concepts, randoms,
-                                  scene_config(params), seed=params.seed + seed_offset)
+                                  scene_config(params, on_object), seed=params.seed + seed_offset)
     model.sess.close()
     return keyed(rows), keyed(random_rows)
 
@@ -150,8 +153,10 @@ def keyed(rows: list[dict]) -> dict[tuple[str, str], dict]:
     return {(r["target"], r["concept"]): {key: r[key] for key in ("effect", "ci_low", "ci_high", "p")} for r in rows}
 
 
-def checks_of(tables: dict, random_tables: dict, scene: tuple[dict, dict] | None, variant: str, args) -> "Checks":
-    """The run's checks as the report builds them, with the insertion test of ``variant``."""
+def checks_of(tables: dict, random_tables: dict, scene: tuple[dict, dict] | None, variant: str, args,
+              on_object: tuple[dict, dict] | None = None) -> "Checks":
+    """The run's checks as the report builds them, with the insertion test of ``variant`` (and the object test,
+    ``on_object``, read with the scene test only, as the report does)."""
     from tcavcore.confirmation import Checks, random_intervals
 
     def bounds(table: dict) -> dict:
@@ -159,9 +164,11 @@ def checks_of(tables: dict, random_tables: dict, scene: tuple[dict, dict] | None
 
     insertion = {} if args.confirm == "scene" else tables[variant]
     scene = None if args.confirm == "insertion" else scene
+    on_object = on_object if scene else None
     return Checks.of(insertion, "holm", insertion_bounds=bounds(random_tables[variant]),
                      scene=scene[0] if scene else None, scene_bounds=bounds(scene[1]) if scene else None,
-                     min_effect=args.min_effect)
+                     min_effect=args.min_effect, object=on_object[0] if on_object else None,
+                     object_bounds=bounds(on_object[1]) if on_object else None)
 
 
 def main(argv: list[str]) -> int:
@@ -190,6 +197,8 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--confirm", choices=["report", "insertion", "scene"], default="report",
                         help="report (default): as the report, the scene test confirms, either test contradicts; "
                              "insertion: the insertion test alone (insertion.scene: false); scene: the scene test alone")
+    parser.add_argument("--no-object", dest="object", action="store_false",
+                        help="leave out the object test (insertion.object: false)")
     parser.add_argument("--min-effect", type=float, default=0.5,
                         help="smallest scene effect that confirms or contradicts, logit (insertion.min_effect; 0.5)")
     parser.add_argument("--json", type=Path, help="also write the counts here")
@@ -220,6 +229,7 @@ def main(argv: list[str]) -> int:
                 truth = {(r["class"], r["concept"]): float(r["effect"]) for r in truth_rows}
                 tables, random_tables = redrawn(project, saved, VARIANTS, 0)
                 scene = scene_drawn(project, saved, 0) if args.scene else None
+                on_object = scene_drawn(project, saved, 0, on_object=True) if args.scene and args.object else None
                 for r in truth_rows:  # the pipeline's own draw of each test beside the measured effect
                     key = (r["class"], r["concept"])
                     scale.setdefault(world, []).append(
@@ -236,15 +246,17 @@ def main(argv: list[str]) -> int:
                         kept.write_bytes((project / "results" / "scores.csv").read_bytes())
                     rows = read_csv(kept)
                     for variant in VARIANTS:
-                        counts = score_findings(rows, truth, checks_of(tables, random_tables, scene, variant, args),
-                                                0.05, args.threshold)
+                        counts = score_findings(rows, truth, checks_of(tables, random_tables, scene, variant, args,
+                                                                       on_object), 0.05, args.threshold)
                         results.setdefault(world, {}).setdefault(f"{cav_model}/{pooling}", {}).setdefault(variant, []) \
                             .append({name: dataclasses.asdict(c) for name, c in counts.items()})
                     for draw in range(args.draw_seeds + 1):
                         drawn, drawn_random = redrawn(project, saved, VARIANTS, draw)
                         drawn_scene = scene_drawn(project, saved, draw) if args.scene else None
+                        drawn_object = (scene_drawn(project, saved, draw, on_object=True) if args.scene and args.object
+                                        else None)
                         for variant in VARIANTS:
-                            checks = checks_of(drawn, drawn_random, drawn_scene, variant, args)
+                            checks = checks_of(drawn, drawn_random, drawn_scene, variant, args, drawn_object)
                             counts = score_findings(rows, truth, checks, 0.05, args.threshold)
                             drawn_counts = spread.setdefault(world, {}).setdefault(f"{cav_model}/{pooling}", {}) \
                                 .setdefault(variant, {}).setdefault(draw, {kind: Counts() for kind in SPREAD_KINDS})
@@ -276,12 +288,14 @@ def redrawn(project: Path, saved: Path, variants, draw: int) -> tuple[dict, dict
     return tables, random_tables
 
 
-def scene_drawn(project: Path, saved: Path, draw: int) -> tuple[dict, dict]:
-    """The scene tables of a draw (seed offset ``draw``), computed once and kept under ``saved``."""
+def scene_drawn(project: Path, saved: Path, draw: int, on_object: bool = False) -> tuple[dict, dict]:
+    """The scene (``on_object``: object) tables of a draw (seed offset ``draw``), computed once and kept under
+    ``saved``."""
     suffix = "" if draw == 0 else f"-draw{draw}"
-    path, random_path = saved / f"scene{suffix}.json", saved / f"scene-random{suffix}.json"
+    name = "object" if on_object else "scene"
+    path, random_path = saved / f"{name}{suffix}.json", saved / f"{name}-random{suffix}.json"
     if not (path.exists() and random_path.exists()):
-        tested, held = scene_tables(project, draw)
+        tested, held = scene_tables(project, draw, on_object)
         save_tables(path, {"scene": tested})
         save_tables(random_path, {"scene": held})
     return load_tables(path)["scene"], load_tables(random_path)["scene"]

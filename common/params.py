@@ -247,6 +247,12 @@ class InsertionParams(_Strict):
     # seeded blobs per class image.
     scene_region: float = Field(0.4, gt=0, lt=1)
     scene_draws: int = Field(4, ge=1, le=1000)
+    # The object test (tcavcore/scene.py, where="object"): a blob of object_region of the side
+    # on the most salient places of each class image, against the random sets' blobs there, with
+    # scene_draws blobs per image. It can confirm a raise the scene test does not (a class's own
+    # cue), when its whole interval lies beyond min_effect; it never contradicts.
+    object: bool = True
+    object_region: float = Field(0.7, gt=0, lt=1)
     # Smallest scene effect, in logits, that confirms or contradicts a finding: the size the
     # accuracy tables call a real effect.
     min_effect: float = Field(0.5, ge=0)

@@ -14,6 +14,8 @@ confirmation must exceed (``insertion.random_check``).
 The **scene test** (``tcavcore/scene.py``, ``insertion.scene``): a blob of each concept on the
 background of the class's own images against blobs of the random sets in the same places, to
 ``results/tcav/scene.csv``; each random set against the others to ``scene_random.csv``.
+The **object test** (``insertion.object``): the same with a larger blob on the most salient
+places of each class image (on the object), to ``object.csv`` and ``object_random.csv``.
 Forward passes only: a separate stage so that changing its params refits no CAV.
 """
 
@@ -33,8 +35,8 @@ from tcavcore.insertion_records import insertion_csv
 
 log = logging.getLogger(__name__)
 
-#: How the scene test's rows name their comparison and where the blobs go (insertion.csv's columns).
-SCENE_CONTROL, SCENE_CARRIER = "random sets", "class background"
+#: How the scene and object tests' rows name their comparison and where the blobs go (insertion.csv's columns).
+SCENE_CONTROL, SCENE_CARRIER, OBJECT_CARRIER = "random sets", "class background", "class object"
 
 
 def insertion_config(params: Params):
@@ -107,22 +109,27 @@ def _insertion_rows(logits, label_to_id, classes, tested, randoms, config, seed)
     return rows
 
 
-def scene_config(params: Params):
-    """The scene test's settings from ``params.insertion`` (and the report's confidence level)."""
-    from tcavcore.scene import SceneConfig
+def scene_config(params: Params, on_object: bool = False):
+    """The scene test's settings (``on_object``: the object test's) from ``params.insertion`` (and the report's
+    confidence level)."""
+    from tcavcore.scene import BACKGROUND, OBJECT, SceneConfig
 
     p = params.insertion
-    return SceneConfig(fraction=p.scene_region, draws=p.scene_draws, confidence=params.tcav.confidence)
+    return SceneConfig(fraction=p.object_region if on_object else p.scene_region, draws=p.scene_draws,
+                       confidence=params.tcav.confidence, where=OBJECT if on_object else BACKGROUND)
 
 
 def run_scene(logits, label_to_id, classes: dict[str, np.ndarray], concepts: dict[str, np.ndarray],
               randoms: dict[str, np.ndarray], config, *, seed: int) -> tuple[list[dict], list[dict]]:
-    """The scene test of every (class, concept), and of every random set against the others.
+    """The scene (or object, as ``config.where`` says) test of every (class, concept), and of every random set
+    against the others.
 
     Two lists of rows in ``insertion.csv``'s columns (p-values as tested; the report adjusts
     the concepts' over the run's family). No random-set rows with fewer than two random sets.
     """
-    from tcavcore.scene import scene_logits, scene_results
+    from tcavcore.scene import BACKGROUND, scene_logits, scene_results
+
+    carrier = SCENE_CARRIER if config.where == BACKGROUND else OBJECT_CARRIER
 
     concept_rows, random_rows = [], []
     for class_name, class_images in classes.items():
@@ -130,7 +137,7 @@ def run_scene(logits, label_to_id, classes: dict[str, np.ndarray], concepts: dic
                                  seed=seed)
         tested, held = scene_results(per_image, list(concepts), sorted(randoms), config.confidence)
         for rows, results in ((concept_rows, tested), (random_rows, held)):
-            rows.extend({"target": class_name, "concept": name, "control": SCENE_CONTROL, "carrier": SCENE_CARRIER,
+            rows.extend({"target": class_name, "concept": name, "control": SCENE_CONTROL, "carrier": carrier,
                          "effect": r.effect, "ci_low": r.ci_low, "ci_high": r.ci_high, "p": r.p_value,
                          "n_images": r.n_images, "draws": config.draws} for name, r in results.items())
     return concept_rows, random_rows
@@ -159,6 +166,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--scene-out", default="results/tcav/scene.csv", help="the scene test of every (class, concept)")
     parser.add_argument("--scene-random-out", default="results/tcav/scene_random.csv",
                         help="the scene test of each random set against the others")
+    parser.add_argument("--object-out", default="results/tcav/object.csv", help="the object test of every (class, concept)")
+    parser.add_argument("--object-random-out", default="results/tcav/object_random.csv",
+                        help="the object test of each random set against the others")
     args = parser.parse_args(argv)
 
     params = load_params(args.params)
@@ -189,10 +199,22 @@ def main(argv: list[str] | None = None) -> int:
                                                   scene, seed=params.seed)
     else:
         log.info("insertion.scene is off: %s and %s hold no tests", args.scene_out, args.scene_random_out)
+    object_rows, object_random_rows = [], []
+    if params.insertion.scene and params.insertion.object:
+        on_object = scene_config(params, on_object=True)
+        log.info("object test: a blob of %.2f of the side on the most salient places of each class image, %d draws, "
+                 "against the %d random sets", on_object.fraction, on_object.draws, len(randoms))
+        object_rows, object_random_rows = run_scene(model.logits_batched, model.label_to_id, classes, concepts,
+                                                    randoms, on_object, seed=params.seed)
+    else:
+        log.info("insertion.object (or insertion.scene) is off: %s and %s hold no tests", args.object_out,
+                 args.object_random_out)
     atomic_write_text(args.out, insertion_csv(rows))
     atomic_write_text(args.random_out, insertion_csv(random_rows))
     atomic_write_text(args.scene_out, insertion_csv(scene_rows))
     atomic_write_text(args.scene_random_out, insertion_csv(scene_random_rows))
+    atomic_write_text(args.object_out, insertion_csv(object_rows))
+    atomic_write_text(args.object_random_out, insertion_csv(object_random_rows))
     for row in rows:
         log.info("  %-10s %-10s effect %+.3f [%+.3f, %+.3f]  p %.3g", row["target"], row["concept"],
                  row["effect"], row["ci_low"], row["ci_high"], row["p"])
@@ -202,9 +224,14 @@ def main(argv: list[str] | None = None) -> int:
                  row["effect"], row["ci_low"], row["ci_high"], row["p"])
     # what a concept must clear to confirm: the scene test's own random-set interval per class
     log_random_intervals(scene_random_rows, params.tcav.confidence, "scene ", "random sets, each against the others")
-    log.info("insertion: %d tests written to %s, %d random-set tests to %s; scene test: %d to %s, %d to %s", len(rows),
-             args.out, len(random_rows), args.random_out, len(scene_rows), args.scene_out, len(scene_random_rows),
-             args.scene_random_out)
+    for row in object_rows:
+        log.info("  object %-10s %-10s effect %+.3f [%+.3f, %+.3f]  p %.3g", row["target"], row["concept"],
+                 row["effect"], row["ci_low"], row["ci_high"], row["p"])
+    log_random_intervals(object_random_rows, params.tcav.confidence, "object ", "random sets, each against the others")
+    log.info("insertion: %d tests written to %s, %d random-set tests to %s; scene test: %d to %s, %d to %s; object "
+             "test: %d to %s, %d to %s", len(rows), args.out, len(random_rows), args.random_out, len(scene_rows),
+             args.scene_out, len(scene_random_rows), args.scene_random_out, len(object_rows), args.object_out,
+             len(object_random_rows), args.object_random_out)
     return 0
 
 

@@ -63,6 +63,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
                         help="the insertion stage's tests of the held-out random sets")
     parser.add_argument("--scene", required=True, help="the insertion stage's scene tests")
     parser.add_argument("--scene-random", required=True, help="the insertion stage's scene tests of the random sets")
+    parser.add_argument("--object", default=None, help="the insertion stage's object tests (optional)")
+    parser.add_argument("--object-random", default=None,
+                        help="the insertion stage's object tests of the random sets (optional)")
     parser.add_argument("--truth", required=True, help="the truth stage's measured effects")
     parser.add_argument("--concept-maps", default=None, help="the concept_maps stage's arrays (optional)")
     parser.add_argument("--out", required=True, help="folder for scores, metrics, plots/ and report.html")
@@ -88,7 +91,7 @@ def random_bounds_of(params, path: str, test: str) -> dict[str, tuple[float, flo
 
 
 def checks_of(params, correction: str, args: argparse.Namespace) -> Checks:
-    """The run's insertion and scene tests (``insertion.scene`` off: the insertion test alone), adjusted."""
+    """The run's insertion, scene and object tests (``insertion.scene`` off: the insertion test alone), adjusted."""
     if not params.insertion.random_check:
         log.info("insertion.random_check is off: a confirmation needs no effect beyond what random sets do")
     scene, scene_bounds = {}, {}
@@ -100,9 +103,17 @@ def checks_of(params, correction: str, args: argparse.Namespace) -> Checks:
                         args.scene)
     else:
         log.info("insertion.scene is off: findings are checked by the insertion test alone")
+    on_object, object_bounds = {}, {}
+    if params.insertion.scene and params.insertion.object and args.object:
+        on_object = read_insertion(args.object)
+        object_bounds = random_bounds_of(params, args.object_random, "object")
+        if not on_object:
+            log.warning("warning: %s holds no object tests although insertion.object is on; rerun the insertion stage",
+                        args.object)
     return Checks.of(read_insertion(args.insertion), correction,
                      insertion_bounds=random_bounds_of(params, args.insertion_random, "insertion"), scene=scene,
-                     scene_bounds=scene_bounds, min_effect=params.insertion.min_effect)
+                     scene_bounds=scene_bounds, min_effect=params.insertion.min_effect, object=on_object,
+                     object_bounds=object_bounds)
 
 
 @stage_main
@@ -189,8 +200,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         significance,
         summary["not_learnable"],
     )
-    log.info("%d findings confirmed by the %s test, %d contradicted by a test", summary["confirmed"],
-             "scene" if params.insertion.scene else "insertion", summary["contradicted"])
+    by_object = sum(1 for row in rows if row["confirmed_by"] == "object")
+    log.info("%d findings confirmed by the %s test%s, %d contradicted by a test", summary["confirmed"],
+             "scene" if params.insertion.scene else "insertion",
+             f" ({by_object} of them raises by the object test)" if by_object else "", summary["contradicted"])
     judge = "scene" if params.insertion.scene else "insertion"
     within = [row for row in rows if row["significant"] and not row["confirmed"]
               and row[f"{judge}_p_adjusted"] < significance
@@ -201,15 +214,16 @@ def main(argv: Sequence[str] | None = None) -> int:
                  len(within), judge, judge)
     for row in rows:
         if row["confirmed"]:
-            log.info("  %s / %s at %s: %s, by the %s test (score %.2f, insertion effect %+.3f, scene effect %+.3f%s)",
-                     row["target"], row["concept"], row["bottleneck"], row["verdict"], row["confirmed_by"],
-                     row["score_mean"], row["insertion_effect"], row["scene_effect"],
+            log.info("  %s / %s at %s: %s, by the %s test (score %.2f, insertion effect %+.3f, scene effect %+.3f, "
+                     "object effect %+.3f%s)", row["target"], row["concept"], row["bottleneck"], row["verdict"],
+                     row["confirmed_by"], row["score_mean"], row["insertion_effect"], row["scene_effect"],
+                     row["object_effect"],
                      ", size certain" if row["size_certain"] else "")
     if accuracy:
         log.info("against the known truth (|effect| >= %g logit): precision / recall  TCAV %s  insertion %s  "
-                 "scene %s  confirmed %s  size certain %s", REAL_EFFECT, accuracy["tcav"].text(),
-                 accuracy["insertion"].text(), accuracy["scene"].text(), accuracy["confirmed"].text(),
-                 accuracy["size_certain"].text())
+                 "scene %s  object %s  confirmed %s  size certain %s", REAL_EFFECT, accuracy["tcav"].text(),
+                 accuracy["insertion"].text(), accuracy["scene"].text(), accuracy["object"].text(),
+                 accuracy["confirmed"].text(), accuracy["size_certain"].text())
     log.info("report:  %s (open it in a browser; it needs no network)", out / "report.html")
     log.info("scores:  %s (and %s)", out / "scores.csv", out / "scores.json")
     log.info("charts:  %s/ (%d files)", plots, sum(len(charts) for _, _, charts in sections))

@@ -29,7 +29,9 @@ def read_truth(path: str | Path) -> dict[tuple[str, str], dict]:
 #: What each row of the accuracy table counts as a finding.
 KIND_LABELS = {"tcav": "TCAV alone (significant)", "insertion": "insertion test alone (significant)",
                "scene": "scene test alone (significant, at least insertion.min_effect)",
-               "confirmed": "confirmed (TCAV and the scene test agreeing, no test contradicting)",
+               "object": "object test alone (a significant raise, its interval wholly beyond insertion.min_effect)",
+               "confirmed": "confirmed (TCAV and the scene test agreeing, or the object test for a raise; no test "
+                            "contradicting)",
                "size_certain": "confirmed, size certain (the scene test's interval wholly beyond insertion.min_effect)"}
 
 

@@ -20,11 +20,11 @@ import dataclasses
 import math
 from typing import Any, Mapping, Sequence
 
-from tcavcore.confirmation import Checks, checked_verdict, size_certain
+from tcavcore.confirmation import BY_SCENE, Checks, checked_with, size_certain
 
 #: |measured effect| (logit) from which an effect counts as real; fixed before measuring.
 REAL_EFFECT = 0.5
-KINDS = ("tcav", "insertion", "scene", "confirmed", "size_certain")
+KINDS = ("tcav", "insertion", "scene", "object", "confirmed", "size_certain")
 
 
 @dataclasses.dataclass
@@ -62,10 +62,12 @@ def _is_true(value: Any) -> bool:
 
 def checked_finding(key: tuple[str, str], sign: int, checks: Checks, significance: float) -> tuple[str, bool]:
     """The checked verdict of a significant TCAV finding about ``key`` (class, concept) in the direction
-    ``sign``, as the report decides it from ``checks``, and whether its size is certain."""
+    ``sign``, as the report decides it from ``checks``, and whether its size is certain (confirmed by the
+    scene test with its whole interval beyond the floor)."""
     insertion, scene = checks.readings(*key)
-    verdict = checked_verdict("raises class" if sign > 0 else "lowers class", significance, insertion, scene)
-    return verdict, scene is not None and size_certain(verdict, checks.scene[key], checks.min_effect)
+    verdict, by = checked_with("raises class" if sign > 0 else "lowers class", significance, insertion, scene,
+                               checks.object_reading(*key))
+    return verdict, by == BY_SCENE and size_certain(verdict, checks.scene[key], checks.min_effect)
 
 
 def score_findings(rows: Sequence[Mapping[str, Any]], effects: Mapping[tuple[str, str], float], checks: Checks,
@@ -77,7 +79,9 @@ def score_findings(rows: Sequence[Mapping[str, Any]], effects: Mapping[tuple[str
     from ``scores.csv`` or as the report holds them). ``effects``: measured effect per (class,
     concept). ``checks``: the run's tests (:class:`tcavcore.confirmation.Checks`); a test
     alone counts as a finding when it is significant (the scene test: and at least
-    ``checks.min_effect``), in its own direction. Only pairs with a measured effect are scored.
+    ``checks.min_effect``), in its own direction; the object test alone: a significant raise whose
+    whole interval lies beyond ``checks.min_effect`` (all it is used for). Only pairs with a
+    measured effect are scored.
     """
     real = {key: (1 if effect > 0 else -1) for key, effect in effects.items() if abs(effect) >= threshold}
     counts = {kind: Counts(real=len(real)) for kind in KINDS}
@@ -106,6 +110,12 @@ def score_findings(rows: Sequence[Mapping[str, Any]], effects: Mapping[tuple[str
                 counts[kind].findings += 1
                 counts[kind].right += right
                 counts[kind].found += right
+    for key, test in checks.object.items():
+        if key in effects and test["p_adjusted"] < significance and float(test["ci_low"]) >= checks.min_effect:
+            right = real.get(key) == 1
+            counts["object"].findings += 1
+            counts["object"].right += right
+            counts["object"].found += right
     for kind, keys in found.items():
         counts[kind].found = len(keys)
     return counts

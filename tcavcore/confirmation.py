@@ -14,11 +14,19 @@ images say whether putting the concept's content into pictures moves the class l
   where the class is absent, against the images' own content moved there; its random sets are
   the held-out ones (``insertion_random.csv``).
 
-A test *contradicts* a finding when its effect is significant the other way (the scene test:
-and at least ``min_effect``). A finding is **contradicted** when either test contradicts it,
-**confirmed** when neither does and the scene test agrees, **not confirmed** otherwise.
+- the **object test** (:mod:`tcavcore.scene`, ``where="object"``): a larger blob of the concept
+  *on* the object (the places where blurring moves the class logit most) against the random
+  sets' blobs there. It sees a class's own cue, which a blob beside the object hardly shows,
+  but also content the model merely reads as that cue; so it agrees only with a **raise**,
+  only when its whole interval lies beyond ``min_effect`` (not its estimate alone) and beyond
+  what random content does, and it never contradicts.
 
-A confirmed finding's **size is certain** (``size_certain``) when the scene test's whole
+A test *contradicts* a finding when its effect is significant the other way (the scene test:
+and at least ``min_effect``). A finding is **contradicted** when the insertion or the scene
+test contradicts it, **confirmed** when neither does and the scene test agrees (or, for a
+raise, the object test does), **not confirmed** otherwise.
+
+A finding confirmed by the scene test has its **size certain** (``size_certain``) when its whole
 interval, not only its estimate, lies beyond ``min_effect`` on the finding's side. The
 direction of confirmed findings was right at least 0.97 of the time on every set of models
 measured; where they were wrong, it was mostly on size (an effect the right way but under 0.5
@@ -55,9 +63,12 @@ CHECKED_VERDICTS = (RAISES_CONFIRMED, RAISES_UNCONFIRMED, LOWERS_CONFIRMED, LOWE
 INSERTION_KEYS = ("insertion_effect", "insertion_ci_low", "insertion_ci_high", "insertion_p",
                   "insertion_p_adjusted", "insertion_random_low", "insertion_random_high",
                   "scene_effect", "scene_ci_low", "scene_ci_high", "scene_p", "scene_p_adjusted",
-                  "scene_random_low", "scene_random_high", "confirmed", "confirmed_by", "size_certain")
-#: ``confirmed_by`` values: the test that confirmed a finding (the insertion test only with the scene test off).
-BY_INSERTION, BY_SCENE = "insertion", "scene"
+                  "scene_random_low", "scene_random_high", "object_effect", "object_ci_low", "object_ci_high",
+                  "object_p", "object_p_adjusted", "object_random_low", "object_random_high",
+                  "confirmed", "confirmed_by", "size_certain")
+#: ``confirmed_by`` values: the test that confirmed a finding (the insertion test only with the scene test off;
+#: the object test only a raise the scene test does not confirm).
+BY_INSERTION, BY_SCENE, BY_OBJECT = "insertion", "scene", "object"
 
 #: Status of a finding, for charts: confirmed, unconfirmed, contradicted, or none (not significant).
 STATUS_CONFIRMED, STATUS_UNCONFIRMED, STATUS_CONTRADICTED = "confirmed", "unconfirmed", "contradicted"
@@ -81,6 +92,13 @@ class Reading:
     p_adjusted: float
     bounds: tuple[float, float] | None = None
     min_effect: float = 0.0
+    interval: tuple[float, float] | None = None
+
+    def certain(self, sign: int) -> bool:
+        """Does its whole interval lie beyond ``min_effect`` on the side of ``sign``? False without an interval."""
+        if self.interval is None:
+            return False
+        return interval_beyond({"ci_low": self.interval[0], "ci_high": self.interval[1]}, sign, self.min_effect)
 
     def says(self, sign: int, significance: float) -> int:
         """+1 when it agrees with a finding of direction ``sign`` (+1 raises, -1 lowers), -1 when it
@@ -97,7 +115,8 @@ class Reading:
 class Checks:
     """A run's tests per (class, concept), their p-values adjusted, and what a confirmation needs.
 
-    Build it with :meth:`of`; :meth:`readings` gives the two tests of one (class, concept).
+    Build it with :meth:`of`; :meth:`readings` gives the insertion and scene tests of one (class,
+    concept), :meth:`object_reading` its object test.
     """
 
     insertion: Mapping[tuple[str, str], Mapping[str, float]]
@@ -105,15 +124,28 @@ class Checks:
     scene: Mapping[tuple[str, str], Mapping[str, float]] = field(default_factory=dict)
     scene_bounds: Mapping[str, tuple[float, float]] = field(default_factory=dict)
     min_effect: float = 0.0
+    object: Mapping[tuple[str, str], Mapping[str, float]] = field(default_factory=dict)
+    object_bounds: Mapping[str, tuple[float, float]] = field(default_factory=dict)
 
     @classmethod
     def of(cls, insertion: Mapping[tuple[str, str], Mapping[str, float]], correction: str, *,
            insertion_bounds: Mapping[str, tuple[float, float]] | None = None,
            scene: Mapping[tuple[str, str], Mapping[str, float]] | None = None,
-           scene_bounds: Mapping[str, tuple[float, float]] | None = None, min_effect: float = 0.0) -> "Checks":
+           scene_bounds: Mapping[str, tuple[float, float]] | None = None, min_effect: float = 0.0,
+           object: Mapping[tuple[str, str], Mapping[str, float]] | None = None,
+           object_bounds: Mapping[str, tuple[float, float]] | None = None) -> "Checks":
         """The tests as the stage wrote them (``effect, ci_low, ci_high, p``), each family adjusted with ``correction``."""
         return cls(adjusted_insertion(insertion, correction), dict(insertion_bounds or {}),
-                   adjusted_insertion(scene or {}, correction), dict(scene_bounds or {}), float(min_effect))
+                   adjusted_insertion(scene or {}, correction), dict(scene_bounds or {}), float(min_effect),
+                   adjusted_insertion(object or {}, correction), dict(object_bounds or {}))
+
+    def object_reading(self, target: str, concept: str) -> Reading | None:
+        """The object test's :class:`Reading` of (target, concept), with its interval; None where not run."""
+        test = self.object.get((target, concept))
+        if test is None:
+            return None
+        return Reading(float(test["effect"]), float(test["p_adjusted"]), self.object_bounds.get(target),
+                       self.min_effect, (float(test["ci_low"]), float(test["ci_high"])))
 
     def readings(self, target: str, concept: str) -> tuple[Reading | None, Reading | None]:
         """The insertion test's and the scene test's :class:`Reading` of (target, concept); None where not run."""
@@ -179,14 +211,18 @@ def size_certain(verdict: str, test: Mapping[str, float] | None, floor: float) -
 
 
 def checked_verdict(verdict: str, significance: float, insertion: Reading | None = None,
-                    scene: Reading | None = None) -> str:
+                    scene: Reading | None = None, on_object: Reading | None = None) -> str:
     """The verdict of a TCAV finding once its tests are known (other verdicts unchanged)."""
-    return _checked(verdict, significance, insertion, scene)[0]
+    return checked_with(verdict, significance, insertion, scene, on_object)[0]
 
 
-def _checked(verdict: str, significance: float, insertion: Reading | None,
-             scene: Reading | None) -> tuple[str, str]:
-    """The checked verdict and the test that confirmed it (``confirmed_by``; '' unless confirmed)."""
+def checked_with(verdict: str, significance: float, insertion: Reading | None = None, scene: Reading | None = None,
+                 on_object: Reading | None = None) -> tuple[str, str]:
+    """The checked verdict and the test that confirmed it (``confirmed_by``; '' unless confirmed).
+
+    ``on_object``, the object test, is read only with the scene test: it confirms a raise the
+    scene test does not, when it agrees and its whole interval lies beyond its ``min_effect``.
+    """
     if verdict not in (RAISES, LOWERS):
         return verdict, ""
     sign = 1 if verdict == RAISES else -1
@@ -197,6 +233,9 @@ def _checked(verdict: str, significance: float, insertion: Reading | None,
     judge = BY_SCENE if scene is not None else BY_INSERTION
     if said.get(judge) == 1:
         return (RAISES_CONFIRMED if sign > 0 else LOWERS_CONFIRMED), judge
+    if (sign > 0 and scene is not None and on_object is not None and on_object.says(sign, significance) == 1
+            and on_object.certain(sign)):
+        return RAISES_CONFIRMED, BY_OBJECT
     return (RAISES_UNCONFIRMED if sign > 0 else LOWERS_UNCONFIRMED), ""
 
 
@@ -218,18 +257,20 @@ def apply_checks(rows: Sequence[dict[str, Any]], checks: Checks, significance: f
     for row in rows:
         target, concept = row["target"], row["concept"]
         insertion, scene = checks.readings(target, concept)
+        on_object = checks.object_reading(target, concept)
         row.update(empty_columns())
         if insertion is None and scene is None:
             continue
         for prefix, table, bounds in (("insertion", checks.insertion, checks.insertion_bounds),
-                                      ("scene", checks.scene, checks.scene_bounds)):
+                                      ("scene", checks.scene, checks.scene_bounds),
+                                      ("object", checks.object, checks.object_bounds)):
             test = table.get((target, concept))
             if test is not None:
                 row.update({f"{prefix}_effect": float(test["effect"]), f"{prefix}_ci_low": float(test["ci_low"]),
                             f"{prefix}_ci_high": float(test["ci_high"]), f"{prefix}_p": float(test["p"]),
                             f"{prefix}_p_adjusted": float(test["p_adjusted"])})
                 row[f"{prefix}_random_low"], row[f"{prefix}_random_high"] = bounds.get(target, (math.nan, math.nan))
-        row["verdict"], row["confirmed_by"] = _checked(row["verdict"], significance, insertion, scene)
+        row["verdict"], row["confirmed_by"] = checked_with(row["verdict"], significance, insertion, scene, on_object)
         row["confirmed"] = row["verdict"] in (RAISES_CONFIRMED, LOWERS_CONFIRMED)
         row["size_certain"] = row["confirmed_by"] == BY_SCENE and size_certain(
             row["verdict"], checks.scene.get((target, concept)), checks.min_effect)

@@ -95,8 +95,17 @@ SUMMARY_KEYS: tuple[str, ...] = (
     "scene_p_adjusted",
     "scene_random_low",
     "scene_random_high",
+    # the object test (a larger blob of the concept on the object, against random sets' blobs
+    # there: tcavcore/scene.py) and the random sets' interval; empty when insertion.object is off
+    "object_effect",
+    "object_ci_low",
+    "object_ci_high",
+    "object_p",
+    "object_p_adjusted",
+    "object_random_low",
+    "object_random_high",
     # whether the finding is confirmed (tcavcore/confirmation.py) and by which test: "scene",
-    # or "insertion" when insertion.scene is off; empty when not confirmed
+    # "object" (a raise only), or "insertion" when insertion.scene is off; empty when not confirmed
     "confirmed",
     "confirmed_by",
     # a finding confirmed by the scene test whose whole interval lies beyond insertion.min_effect

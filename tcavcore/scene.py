@@ -34,6 +34,17 @@ criterion (``insertion.min_effect``, :mod:`tcavcore.confirmation`). It shows lit
 the class's images already carry (a red blob beside a red creature adds little to its red
 body: 0.14 x the measured effect of the body's colour).
 
+**The object test** is the same comparison with the blob put *on the object* instead
+(``where="object"``): a larger blob (``insertion.object_region``, 0.7 of the side) among the
+:data:`BACKGROUND_SHARE` of positions where blurring moves the class logit *most*, so that it
+covers most of what the model reads the class from, against the random sets' blobs in the
+same places. Every blob there takes the object away; what a concept's blob does beyond the
+random sets' is what its content puts back. It sees a class's own cue, which the scene test
+barely shows (a blob of stripes beside a striped creature adds little to its stripes; in
+place of them it raises the class by 1-3 logit), and it also sees content the model merely
+reads as a cue (dark marks on the body read as stripes). :mod:`tcavcore.confirmation` uses it
+only to confirm a raise, and only when its whole interval lies beyond ``min_effect``.
+
 Everything is plain NumPy over float images in [0, 1] of shape ``(n, h, w, 3)``; the model is
 any function from such a batch to logits. Forward passes only.
 """
@@ -51,8 +62,11 @@ from tcavcore.insertion import InsertionResult, box_blur, content_name, crop_to,
 
 LogitFn = Callable[[np.ndarray], np.ndarray]
 
-#: Share of the grid positions, the least salient ones, a blob may go to (the background).
+#: Share of the grid positions a blob may go to: the least salient ones (the background) for the
+#: scene test, the most salient ones (the object) for the object test.
 BACKGROUND_SHARE = 0.25
+#: Where a blob goes: beside the object (the scene test) or on it (the object test).
+BACKGROUND, OBJECT = "background", "object"
 #: Share of the disc's radius over which a blob fades into the image.
 SOFT_EDGE = 0.25
 #: Grid step of the saliency scan, as a share of the region side (five positions per side's length).
@@ -63,13 +77,17 @@ SCAN_BLUR = 0.25
 
 @dataclass(frozen=True)
 class SceneConfig:
-    """The scene test's settings: the region's side as a share of the image side, draws per image."""
+    """The scene (or object) test's settings: the region's side as a share of the image side, draws per
+    image, and where the blobs go (:data:`BACKGROUND` or :data:`OBJECT`)."""
 
     fraction: float = 0.4
     draws: int = 4
     confidence: float = 0.95
+    where: str = BACKGROUND
 
     def __post_init__(self) -> None:
+        if self.where not in (BACKGROUND, OBJECT):
+            raise ValueError(f"where must be {BACKGROUND!r} or {OBJECT!r}, got {self.where!r}")
         if not 0 < self.fraction < 1:
             raise ValueError(f"fraction must be in (0, 1), got {self.fraction!r}")
         if self.draws < 1:
@@ -123,13 +141,16 @@ def blur_changes(logits: LogitFn, images: np.ndarray, class_id: int, boxes: np.n
 
 
 def background_boxes(rng: np.random.Generator, boxes: np.ndarray, changes: np.ndarray, draws: int,
-                     share: float = BACKGROUND_SHARE) -> np.ndarray:
-    """Per image, ``draws`` boxes drawn among its ``share`` least salient ones: ``(n, draws, 3)``.
+                     share: float = BACKGROUND_SHARE, where: str = BACKGROUND) -> np.ndarray:
+    """Per image, ``draws`` boxes drawn among its ``share`` least salient ones (``where="object"``: its most
+    salient ones): ``(n, draws, 3)``.
 
     Ties keep the scan's order (a stable sort), so the choice is the same on every machine.
     """
     keep = max(1, int(math.floor(share * len(boxes))))
-    chosen = [boxes[rng.choice(np.argsort(row, kind="stable")[:keep], draws)] for row in changes]
+    order = (lambda row: np.argsort(row, kind="stable")) if where == BACKGROUND else \
+        (lambda row: np.argsort(-row, kind="stable"))
+    chosen = [boxes[rng.choice(order(row)[:keep], draws)] for row in changes]
     return np.stack(chosen)
 
 
@@ -152,7 +173,8 @@ def scene_logits(logits: LogitFn, images: np.ndarray, class_id: int, sources: Ma
                  config: SceneConfig, *, seed: int) -> dict[str, np.ndarray]:
     """Per source (concept or random set), each class image's logit with its blobs, averaged over draws.
 
-    ``(n,)`` arrays, the class images in content order (:func:`tcavcore.insertion.in_content_order`).
+    The blobs go beside the object or on it as ``config.where`` says (the scene test, the object
+    test: each with its own seeded draws). ``(n,)`` arrays, the class images in content order (:func:`tcavcore.insertion.in_content_order`).
     Every draw depends on content, never on names: the places on ``(seed, class images)``, so
     every source is pasted into the same ones; the windows on ``(seed, class images, source
     images)``, so a source's answer does not depend on which other sources are tested or on
@@ -163,9 +185,10 @@ def scene_logits(logits: LogitFn, images: np.ndarray, class_id: int, sources: Ma
     side = region_side(config.fraction, images.shape[1], images.shape[2])
     boxes = grid_boxes(images.shape[1], images.shape[2], side)
     changes = blur_changes(logits, images, class_id, boxes)
-    places = background_boxes(draw_rng(seed, "scene", class_key), boxes, changes, config.draws)
+    label = "scene" if config.where == BACKGROUND else "object"
+    places = background_boxes(draw_rng(seed, label, class_key), boxes, changes, config.draws, where=config.where)
     return {name: blob_logits(logits, images, class_id, places, in_content_order(source),
-                              draw_rng(seed, "scene-content", class_key, content_name(source))).mean(axis=1)
+                              draw_rng(seed, f"{label}-content", class_key, content_name(source))).mean(axis=1)
             for name, source in sources.items()}
 
 

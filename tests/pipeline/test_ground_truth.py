@@ -178,12 +178,16 @@ def test_findings_without_a_measured_effect_are_not_confirmed(all_rows, truth):
             assert r["confirmed"] == "False", r
 
 
-def test_scores_carry_the_insertion_and_scene_columns(all_rows):
+def test_scores_carry_the_insertion_scene_and_object_columns(all_rows):
     for r in all_rows:
         assert r["insertion_p_adjusted"] != "" and r["insertion_effect"] != ""
         assert r["scene_p_adjusted"] != "" and r["scene_effect"] != "" and r["scene_random_low"] != ""
+        assert r["object_p_adjusted"] != "" and r["object_ci_low"] != "" and r["object_random_high"] != ""
         assert r["confirmed"] in ("True", "False")
-        assert (r["confirmed_by"] == "scene") == (r["confirmed"] == "True"), r  # the scene test confirms
+        # the scene test confirms, or the object test a raise
+        assert (r["confirmed_by"] in ("scene", "object")) == (r["confirmed"] == "True"), r
+        if r["confirmed_by"] == "object":
+            assert r["verdict"] == "raises class (confirmed)" and float(r["object_ci_low"]) >= 0.5, r
 
 
 def test_the_report_scores_the_run_against_its_truth(default_run, all_rows, truth):

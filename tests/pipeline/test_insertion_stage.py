@@ -3,9 +3,10 @@ carry what the report reads."""
 
 import numpy as np
 
-from pipeline.insertion import SCENE_CARRIER, SCENE_CONTROL, run_insertion, run_random_insertion, run_scene
+from pipeline.insertion import OBJECT_CARRIER, SCENE_CARRIER, SCENE_CONTROL, run_insertion, run_random_insertion, \
+    run_scene
 from tcavcore.insertion import InsertionConfig
-from tcavcore.scene import SceneConfig
+from tcavcore.scene import OBJECT, SceneConfig
 
 SIZE = 16
 
@@ -53,6 +54,16 @@ def test_a_renamed_and_reordered_concept_gets_the_same_answer_from_both_tests():
     assert a[("fire", "red")][0] > 0 > a[("water", "red")][0]
     assert effects(scene_a)[("fire", "red")][0] > 0 > effects(scene_a)[("water", "red")][0]
     assert run_random_insertion(redness_logits, label_to_id, first[0], first[2], insertion, seed=5)
+    # the object test too
+    on_object = SceneConfig(fraction=0.7, draws=2, where=OBJECT)
+    object_a, object_random_a = run_scene(redness_logits, label_to_id, *first, on_object, seed=5)
+    object_b, object_random_b = run_scene(redness_logits, label_to_id, *second, on_object, seed=5)
+    assert effects(object_a)[("fire", "red")] == effects(object_b)[("fire", "crimson")]
+    assert effects(object_random_a) == effects(object_random_b)
+    assert effects(object_a)[("fire", "red")][0] > 0 > effects(object_a)[("water", "red")][0]
+    assert all(r["carrier"] == OBJECT_CARRIER for r in object_a + object_random_a)
+    # its own draws: not the scene test's rows under another name
+    assert effects(object_a)[("fire", "red")] != effects(scene_a)[("fire", "red")]
 
 
 def test_scene_rows_name_their_comparison_and_cover_every_random_set():

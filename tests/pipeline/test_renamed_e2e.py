@@ -70,7 +70,7 @@ def test_renamed_classes_concepts_and_files_give_identical_scores(both):
     assert not {key: cols for key, cols in differing.items() if cols}
     # not vacuous: the scores vary, and the insertion tests ran
     assert len({row["score_mean"] for row in first.values()}) > 2
-    assert all(row["scene_effect"] not in ("", "nan") for row in first.values())
+    assert all(row[test] not in ("", "nan") for row in first.values() for test in ("scene_effect", "object_effect"))
 
 
 def test_the_same_split_and_model(both):

@@ -31,7 +31,8 @@ SCORE_COLUMNS = [
     "significant", "cav_learnable", "cav_accuracy", "cav_accuracy_std", "magnitude_mean", "n_random", "n_examples",
     "n_concept", "n_random_images", "small_sets", "class_independent", "insertion_effect", "insertion_ci_low", "insertion_ci_high", "insertion_p", "insertion_p_adjusted", "insertion_random_low", "insertion_random_high",
     "scene_effect", "scene_ci_low", "scene_ci_high", "scene_p", "scene_p_adjusted", "scene_random_low", "scene_random_high",
-    "confirmed", "confirmed_by", "size_certain",
+    "object_effect", "object_ci_low", "object_ci_high", "object_p", "object_p_adjusted", "object_random_low",
+    "object_random_high", "confirmed", "confirmed_by", "size_certain",
 ]  # fmt: skip
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 EXPECTED_CHARTS = [
@@ -146,10 +147,12 @@ def random_rows(effects, first: int = 5) -> list[dict]:
 
 
 def write_checks(folder: Path, random_effects=(-0.05, 0.0, 0.05), scene: dict | None = None,
-                 insertion: dict | None = None, scene_random_effects=(-0.05, 0.0, 0.05)) -> None:
-    """The insertion stage's tables and no truth. Both tests: ``insertion`` and ``scene`` (default: the
-    own colours raise their class, by 0.4 and 0.8 logit), everything else nothing; random sets move
-    every class by ``random_effects`` and ``scene_random_effects``."""
+                 insertion: dict | None = None, scene_random_effects=(-0.05, 0.0, 0.05),
+                 on_object: dict | None = None) -> None:
+    """The insertion stage's tables and no truth. The tests: ``insertion`` and ``scene`` (default: the
+    own colours raise their class, by 0.4 and 0.8 logit) and ``on_object`` (default: nothing),
+    everything else nothing; random sets move every class by ``random_effects`` and
+    ``scene_random_effects`` (the object test's too)."""
     from pipeline.insertion import insertion_csv
     from pipeline.truth import truth_csv
 
@@ -162,6 +165,8 @@ def write_checks(folder: Path, random_effects=(-0.05, 0.0, 0.05), scene: dict | 
     (tcav / "insertion_random.csv").write_text(insertion_csv(random_rows(random_effects)))
     (tcav / "scene.csv").write_text(insertion_csv(table_rows(scene)))
     (tcav / "scene_random.csv").write_text(insertion_csv(random_rows(scene_random_effects, first=0)))
+    (tcav / "object.csv").write_text(insertion_csv(table_rows(on_object or {})))
+    (tcav / "object_random.csv").write_text(insertion_csv(random_rows(scene_random_effects, first=0)))
     (folder / "results" / "truth.csv").write_text(truth_csv([]))
 
 
@@ -178,6 +183,8 @@ def run_report(folder: Path) -> int:
             "--insertion-random", str(results / "tcav" / "insertion_random.csv"),
             "--scene", str(results / "tcav" / "scene.csv"),
             "--scene-random", str(results / "tcav" / "scene_random.csv"),
+            "--object", str(results / "tcav" / "object.csv"),
+            "--object-random", str(results / "tcav" / "object_random.csv"),
             "--truth", str(results / "truth.csv"),
             "--out", str(results),
         ]
@@ -321,6 +328,37 @@ def test_the_scene_test_confirms_and_contradicts_from_min_effect_on(project: Pat
     rows = read_rows(project)
     assert all(r["scene_effect"] == "" for pair in rows.values() for r in pair)
     assert "insertion.scene is off" in capsys.readouterr().err
+
+
+def test_the_object_test_confirms_a_raise_the_scene_test_does_not_when_its_interval_clears_the_floor(
+        project: Path, capsys):
+    # the scene test sees nothing; on the object, blue raises water by 1.5 [1.3, 1.7] and red lowers fire
+    # by 1.5 (against the finding that red raises fire)
+    write_checks(project, insertion={}, scene={}, on_object={("water", "blue"): 1.5, ("fire", "red"): -1.5})
+    assert run_report(project) == 0
+    rows = read_rows(project)
+    water = [r for r in rows["water", "blue"] if r["significant"] == "True"]
+    assert water and all(r["verdict"] == "raises class (confirmed)" and r["confirmed_by"] == "object"
+                         and r["size_certain"] == "False" for r in water)
+    assert all(float(r["object_effect"]) == 1.5 and float(r["object_ci_low"]) == 1.3 for r in water)
+    # the object test never contradicts: any blob on the object takes the object away
+    fire = [r for r in rows["fire", "red"] if r["significant"] == "True"]
+    assert fire and all(r["verdict"] == "raises class (not confirmed)" for r in fire)
+    assert "raises by the object test" in capsys.readouterr().err
+    page = (project / "results" / "report.html").read_text(encoding="utf-8")
+    assert "confirmed by the object test" in page
+    # red raises fire on the object by 0.6 [0.4, 0.8]: its estimate clears the floor, its interval does not
+    write_checks(project, insertion={}, scene={}, on_object={("fire", "red"): 0.6})
+    assert run_report(project) == 0
+    fire = [r for r in read_rows(project)["fire", "red"] if r["significant"] == "True"]
+    assert fire and all(r["verdict"] == "raises class (not confirmed)" for r in fire)
+    write_checks(project, insertion={}, scene={}, on_object={("water", "blue"): 1.5})
+    # insertion.object off: its tables are not read, nothing is confirmed
+    set_insertion_params(project, object=False)
+    assert run_report(project) == 0
+    rows = read_rows(project)
+    assert not any(r["confirmed"] == "True" for pair in rows.values() for r in pair)
+    assert all(r["object_effect"] == "" for pair in rows.values() for r in pair)
 
 
 def test_with_one_random_set_held_out_the_report_says_there_is_no_comparison(project: Path, capsys):

@@ -8,7 +8,7 @@ import pytest
 
 from tcavcore import scene
 from tcavcore.confirmation import CONTRADICTED, LOWERS_CONFIRMED, LOWERS_UNCONFIRMED, RAISES_CONFIRMED, \
-    RAISES_UNCONFIRMED, Checks, Reading, apply_checks, checked_verdict
+    RAISES_UNCONFIRMED, Checks, Reading, apply_checks, checked_verdict, checked_with
 
 SIZE = 20
 
@@ -81,6 +81,54 @@ def test_blobs_go_where_blurring_does_not_move_the_class():
     assert changes[:, inside].min() > changes[:, ~inside & ((boxes[:, 0] >= half) | (boxes[:, 1] >= half))].max()
 
 
+def test_object_blobs_go_where_blurring_moves_the_class_most():
+    """The object test's places: every blob overlaps the quarter the class looks at."""
+    images = noise(6, 1, 0.0, 1.0)
+    side = scene.region_side(0.7, SIZE, SIZE)
+    boxes = scene.grid_boxes(SIZE, SIZE, side)
+    changes = scene.blur_changes(object_logits, images, 0, boxes)
+    chosen = scene.background_boxes(np.random.default_rng(0), boxes, changes, draws=5, where=scene.OBJECT)
+    assert chosen.shape == (6, 5, 3)
+    half = SIZE // 2
+    # the overlap of each chosen box with the quarter is the largest any box has
+    overlap = (np.minimum(chosen[..., 0] + side, half) - chosen[..., 0]) * (np.minimum(chosen[..., 1] + side, half) - chosen[..., 1])
+    best = max((min(t + side, half) - t) * (min(l + side, half) - l) for t, l, _ in boxes if t < half and l < half)
+    assert overlap.min() > 0 and overlap.max() == best
+    # and the background boxes of the same scan are others
+    background = scene.background_boxes(np.random.default_rng(0), boxes, changes, draws=5)
+    assert not (background[..., None, :2] == chosen[:, None, :, :2]).all(axis=-1).any()
+
+
+def striped_quarter(n, seed):
+    """Noise images whose top-left quarter (the 'object') carries strong stripes."""
+    images = noise(n, seed)
+    images[:, : SIZE // 2 : 2, : SIZE // 2] = 0.95
+    images[:, 1 : SIZE // 2 : 2, : SIZE // 2] = 0.05
+    return images
+
+
+def saturating_logits(images: np.ndarray) -> np.ndarray:
+    """Class 0 reads the contrast of the top-left quarter, saturating at a striped body's."""
+    quarter = images[:, : SIZE // 2, : SIZE // 2].mean(axis=-1)
+    contrast = np.minimum(quarter.std(axis=(1, 2)), 0.4) * 10
+    return np.stack([contrast, -contrast], axis=1)
+
+
+def test_the_object_test_sees_a_cue_the_object_already_carries_and_the_scene_test_does_not():
+    """The class reads only its striped object (and saturates on it): a blob of stripes beside the object
+    moves nothing; in place of it, stripes keep the class where random content there takes it away."""
+    images = striped_quarter(8, 2)
+    stripes = striped_quarter(6, 8)[:, : SIZE // 2, : SIZE // 2].repeat(2, axis=1).repeat(2, axis=2)
+    sources = {"striped": stripes, "random_a": noise(6, 3), "random_b": noise(6, 4), "random_c": noise(6, 5)}
+    results = {}
+    for where, fraction in ((scene.BACKGROUND, 0.4), (scene.OBJECT, 0.7)):
+        config = scene.SceneConfig(fraction=fraction, draws=3, where=where)
+        per_image = scene.scene_logits(saturating_logits, images, 0, sources, config, seed=1)
+        results[where] = scene.scene_results(per_image, ["striped"], ["random_a", "random_b", "random_c"])[0]["striped"]
+    assert abs(results[scene.BACKGROUND].effect) < 0.05
+    assert results[scene.OBJECT].effect > 0.5 and results[scene.OBJECT].ci_low > 0.3
+
+
 def test_a_red_concept_raises_the_red_class_against_grey_random_sets():
     images = noise(8, 2)
     sources = {"red": solid([1, 0, 0]), "random_a": noise(6, 3), "random_b": noise(6, 4), "random_c": noise(6, 5)}
@@ -132,6 +180,8 @@ def test_bad_settings_are_refused():
         scene.SceneConfig(fraction=1.0)
     with pytest.raises(ValueError, match="draws"):
         scene.SceneConfig(draws=0)
+    with pytest.raises(ValueError, match="where"):
+        scene.SceneConfig(where="beside")
 
 
 # --------------------------------------------------------------------------- the two tests in one verdict
@@ -204,3 +254,50 @@ def test_a_confirmation_by_the_insertion_test_is_never_size_certain():
     rows = [{"target": "a", "concept": "red", "verdict": "raises class"}]
     apply_checks(rows, Checks.of({("a", "red"): test}, "holm"), 0.05)
     assert rows[0]["confirmed_by"] == "insertion" and rows[0]["size_certain"] is False
+
+
+def object_reading(effect, ci_low, ci_high, p_adjusted=0.001, bounds=None, min_effect=0.5):
+    return Reading(effect, p_adjusted, bounds, min_effect, (ci_low, ci_high))
+
+
+def test_the_object_test_confirms_only_a_raise_whose_whole_interval_clears_the_floor():
+    silent = Reading(0.01, 0.6)
+    quiet_scene = scene_reading(0.1, p_adjusted=0.5)
+    strong = object_reading(1.4, 0.9, 1.9)
+    assert checked_with("raises class", 0.05, silent, quiet_scene, strong) == (RAISES_CONFIRMED, "object")
+    # its estimate beyond the floor is not enough: its interval must be
+    assert checked_verdict("raises class", 0.05, silent, quiet_scene, object_reading(0.8, 0.4, 1.2)) == RAISES_UNCONFIRMED
+    # not significant, or within what random sets do there: nothing
+    assert checked_verdict("raises class", 0.05, silent, quiet_scene,
+                           object_reading(1.4, 0.9, 1.9, p_adjusted=0.2)) == RAISES_UNCONFIRMED
+    assert checked_verdict("raises class", 0.05, silent, quiet_scene,
+                           object_reading(1.4, 0.9, 1.9, bounds=(-1.0, 1.5))) == RAISES_UNCONFIRMED
+    # never a lower, and never a contradiction: any blob on the object takes the object away
+    assert checked_verdict("lowers class", 0.05, silent, quiet_scene, object_reading(-1.4, -1.9, -0.9)) \
+        == LOWERS_UNCONFIRMED
+    assert checked_verdict("raises class", 0.05, silent, quiet_scene, object_reading(-1.4, -1.9, -0.9)) \
+        == RAISES_UNCONFIRMED
+    # the scene test confirming comes first; the scene or insertion test against it still contradicts
+    assert checked_with("raises class", 0.05, silent, scene_reading(0.9), strong) == (RAISES_CONFIRMED, "scene")
+    assert checked_verdict("raises class", 0.05, silent, scene_reading(-0.9), strong) == CONTRADICTED
+    assert checked_verdict("raises class", 0.05, Reading(-0.4, 0.001), quiet_scene, strong) == CONTRADICTED
+    # only beside the scene test (with insertion.scene off the insertion test decides alone)
+    assert checked_verdict("raises class", 0.05, silent, None, strong) == RAISES_UNCONFIRMED
+
+
+def test_apply_checks_writes_the_object_test_and_its_confirmations_are_not_size_certain():
+    quiet = {"effect": 0.1, "ci_low": -0.2, "ci_high": 0.4, "p": 0.4}
+    strong = {"effect": 1.4, "ci_low": 0.9, "ci_high": 1.9, "p": 0.0001}
+    rows = [{"target": "a", "concept": "striped", "verdict": "raises class"},
+            {"target": "a", "concept": "dotted", "verdict": "lowers class"}]
+    checks = Checks.of({("a", "striped"): quiet, ("a", "dotted"): quiet}, "holm",
+                       scene={("a", "striped"): quiet, ("a", "dotted"): quiet}, min_effect=0.5,
+                       object={("a", "striped"): strong, ("a", "dotted"): {**strong, "effect": -1.4, "ci_low": -1.9,
+                                                                           "ci_high": -0.9}},
+                       object_bounds={"a": (-0.3, 0.3)})
+    apply_checks(rows, checks, 0.05)
+    assert rows[0]["verdict"] == RAISES_CONFIRMED and rows[0]["confirmed_by"] == "object"
+    assert rows[0]["size_certain"] is False  # size certain is the scene test's, which did not confirm
+    assert (rows[0]["object_effect"], rows[0]["object_ci_low"], rows[0]["object_random_high"]) == (1.4, 0.9, 0.3)
+    assert math.isclose(rows[0]["object_p_adjusted"], 0.0002)  # Holm over the object family
+    assert rows[1]["verdict"] == LOWERS_UNCONFIRMED and rows[1]["confirmed"] is False

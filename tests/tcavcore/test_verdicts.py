@@ -36,7 +36,7 @@ EXPECTED_KEYS = [
     "target", "concept", "bottleneck", "alpha", "verdict", "score_mean", "score_std", "score_ci_low", "score_ci_high",
     "random_mean", "random_std", "effect_size", "p_random", "p_random_adjusted", "p_half", "p_half_adjusted",
     "significant", "cav_learnable", "cav_accuracy", "cav_accuracy_std", "magnitude_mean", "n_random", "n_examples",
-    "n_concept", "n_random_images", "small_sets", "class_independent", "insertion_effect", "insertion_ci_low", "insertion_ci_high", "insertion_p", "insertion_p_adjusted", "insertion_random_low", "insertion_random_high", "scene_effect", "scene_ci_low", "scene_ci_high", "scene_p", "scene_p_adjusted", "scene_random_low", "scene_random_high", "confirmed", "confirmed_by", "size_certain",
+    "n_concept", "n_random_images", "small_sets", "class_independent", "insertion_effect", "insertion_ci_low", "insertion_ci_high", "insertion_p", "insertion_p_adjusted", "insertion_random_low", "insertion_random_high", "scene_effect", "scene_ci_low", "scene_ci_high", "scene_p", "scene_p_adjusted", "scene_random_low", "scene_random_high", "object_effect", "object_ci_low", "object_ci_high", "object_p", "object_p_adjusted", "object_random_low", "object_random_high", "confirmed", "confirmed_by", "size_certain",
 ]  # fmt: skip
 
 
