@@ -10,7 +10,9 @@ then measured on **that run's own model** (``worlds/truth.py``, the counterfactu
 the world the images came from), and the run's ``confirmed`` findings, as ``scores.csv``
 states them, are scored against it: a finding is right when its direction is that of an
 effect of at least ``--threshold`` logit; recall is the share of such effects confirmed at
-some layer. TCAV alone (every significant row) is scored the same way for comparison.
+some layer. TCAV alone (every significant row) is scored the same way for comparison. Both
+are also scored against a weaker truth, as a held-out check may word it: the share of findings
+in the direction of a *measurable* effect (its interval excludes 0, whatever its size).
 
 With the same seed, the local copy trains the same model as the synthetic run (the same
 pictures give the same answers whatever they are named: ``tests/pipeline/test_renamed_e2e.py``),
@@ -91,8 +93,9 @@ def user_folders(source: Path, world: str, local: Path) -> tuple[dict[str, str],
 
 
 def measured_truth(source: Path, project: Path, world: str, classes: dict[str, str],
-                   concepts: dict[str, str]) -> dict[tuple[str, str], float]:
-    """The effect of every (class, concept) the world can draw, on ``project``'s model, keyed by the user's names."""
+                   concepts: dict[str, str]) -> dict[tuple[str, str], tuple[float, float, float]]:
+    """The effect of every (class, concept) the world can draw, on ``project``'s model, and its interval:
+    ``(effect, ci_low, ci_high)`` keyed by the user's names."""
     from common.params import load_params
     from images.loading import to_model_input
     from worlds.counterfactual import to_image
@@ -112,7 +115,7 @@ def measured_truth(source: Path, project: Path, world: str, classes: dict[str, s
             truth = measure(model.logits_batched, to_input, world, class_name, model.label_to_id(folder), concept,
                             count=params.truth.pairs, size=params.crawl.synthetic_size, seed=params.seed,
                             confidence=params.tcav.confidence)
-            effects[(folder, concepts[concept])] = truth.effect
+            effects[(folder, concepts[concept])] = (truth.effect, truth.ci_low, truth.ci_high)
     model.sess.close()
     return effects
 
@@ -123,12 +126,23 @@ def read_truth(path: Path) -> dict[tuple[str, str], float]:
         return {(r["class"], r["concept"]): float(r["effect"]) for r in csv.DictReader(handle)}
 
 
-def write_truth(path: Path, effects: dict[tuple[str, str], float]) -> None:
-    """``class,concept,effect`` rows, sorted."""
+def read_signs(path: Path) -> dict[tuple[str, str], int] | None:
+    """Each measured effect's :func:`tcavcore.accuracy.measured_sign`; None for a file without intervals."""
+    from tcavcore.accuracy import measured_sign
+
+    with path.open(newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    if rows and "ci_low" not in rows[0]:
+        return None
+    return {(r["class"], r["concept"]): measured_sign(float(r["ci_low"]), float(r["ci_high"])) for r in rows}
+
+
+def write_truth(path: Path, effects: dict[tuple[str, str], tuple[float, float, float]]) -> None:
+    """``class,concept,effect,ci_low,ci_high`` rows, sorted."""
     with path.open("w", newline="") as handle:
         writer = csv.writer(handle)
-        writer.writerow(("class", "concept", "effect"))
-        writer.writerows((c, k, repr(e)) for (c, k), e in sorted(effects.items()))
+        writer.writerow(("class", "concept", "effect", "ci_low", "ci_high"))
+        writer.writerows((c, k, *(repr(v) for v in values)) for (c, k), values in sorted(effects.items()))
 
 
 #: What is scored: TCAV alone (every significant row), confirmed findings, and those of them whose size is certain.
@@ -136,7 +150,8 @@ KINDS = ("tcav", "confirmed", "size_certain")
 
 
 def score(rows: list[dict], effects: dict[tuple[str, str], float], threshold: float,
-          checks=None, significance: float = 0.05, min_effect: float = 0.5) -> tuple[dict[str, Counts], list[str]]:
+          checks=None, significance: float = 0.05, min_effect: float = 0.5,
+          signs: dict[tuple[str, str], int] | None = None) -> tuple[dict[str, Counts], list[str]]:
     """Each of :data:`KINDS` of ``scores.csv``'s ``rows`` scored against ``effects``; the wrong confirmed ones,
     in words.
 
@@ -144,7 +159,9 @@ def score(rows: list[dict], effects: dict[tuple[str, str], float], threshold: fl
     (another draw of the tests, :class:`tcavcore.confirmation.Checks`), as the report would
     decide it with those at ``significance``. A ``scores.csv`` from before the ``size_certain``
     column is read from its scene interval and ``min_effect`` (the run's ``insertion.min_effect``).
+    ``signs`` (:func:`read_signs`): also count the findings in the direction of a measurable effect.
     """
+    signs = signs or {}
     from tcavcore.accuracy import checked_finding
     from tcavcore.confirmation import size_certain
 
@@ -174,6 +191,7 @@ def score(rows: list[dict], effects: dict[tuple[str, str], float], threshold: fl
             if counted:
                 counts[kind].findings += 1
                 counts[kind].right += right
+                counts[kind].measurable += signs.get(key) == sign
                 if right:
                     found[kind].add(key)
         if is_confirmed and not right:
@@ -192,7 +210,8 @@ def read_rows(scores: Path) -> list[dict]:
 
 
 def redrawn_scores(project: Path, effects: dict[tuple[str, str], float], draws: int,
-                   threshold: float, first: int = 1) -> list[tuple[dict[str, Counts], list[str]]]:
+                   threshold: float, first: int = 1,
+                   signs: dict[tuple[str, str], int] | None = None) -> list[tuple[dict[str, Counts], list[str]]]:
     """Draws ``first``..``draws`` of the tests on ``project``'s model (draw 0: the run's own), each scored against
     ``effects`` as :func:`score` does, with the wrong confirmed findings in words (the tests' tables are kept
     under ``project/bench`` and reused)."""
@@ -211,7 +230,7 @@ def redrawn_scores(project: Path, effects: dict[tuple[str, str], float], draws: 
         tables, random_tables = redrawn(project, saved, (variant,), draw)
         on_object = scene_drawn(project, saved, draw, on_object=True) if params.insertion.object else None
         checks = checks_of(tables, random_tables, scene_drawn(project, saved, draw), variant, settings, on_object)
-        out.append(score(rows, effects, threshold, checks, params.tcav.significance))
+        out.append(score(rows, effects, threshold, checks, params.tcav.significance, signs=signs))
     return out
 
 
@@ -250,18 +269,19 @@ def main(argv: list[str]) -> int:
                     overrides["tcav"] = {"concepts": list(concepts.values())}
                     make_project(project, overrides)
                     run(["dvc", "repro"], project)
-                if not truth_file.exists():
+                if not truth_file.exists() or read_signs(truth_file) is None:  # none yet, or without intervals
                     source = synthetic_images(world, seed, folder / "synthetic")
                     built_in = yaml.safe_load((source / "params.yaml").read_text())["tcav"]["concepts"]
                     write_truth(truth_file, measured_truth(source, project, world, CLASS_NAMES[world],
                                                            {c: concept_name(c) for c in built_in}))
                 floor = load_params(project / "params.yaml").insertion.min_effect
                 rows = read_rows(project / "results" / "scores.csv")
+                effects, signs = read_truth(truth_file), read_signs(truth_file)
                 if rows and "object_effect" not in rows[0]:
                     # a run from before the object test: its own draw checked as the report now checks it
-                    counts, wrong = redrawn_scores(project, read_truth(truth_file), 0, args.threshold, first=0)[0]
+                    counts, wrong = redrawn_scores(project, effects, 0, args.threshold, first=0, signs=signs)[0]
                 else:
-                    counts, wrong = score(rows, read_truth(truth_file), args.threshold, min_effect=floor)
+                    counts, wrong = score(rows, effects, args.threshold, min_effect=floor, signs=signs)
                 add(totals[world], counts)
                 add(drawn[world][0], counts)
                 print(f"{world} seed {seed} ({time.perf_counter() - start:.0f} s): TCAV alone {counts['tcav'].text()}; "
@@ -270,7 +290,7 @@ def main(argv: list[str]) -> int:
                 for line in wrong:
                     print(f"    wrong: {line}")
                 if args.draw_seeds:
-                    redraws = redrawn_scores(project, read_truth(truth_file), args.draw_seeds, args.threshold)
+                    redraws = redrawn_scores(project, effects, args.draw_seeds, args.threshold, signs=signs)
                     for draw, (counts, wrong) in enumerate(redraws, start=1):
                         add(drawn[world][draw], counts)
                         print(f"    draw {draw}: confirmed {counts['confirmed'].text()}; size certain "
@@ -281,6 +301,7 @@ def main(argv: list[str]) -> int:
     for world, counts in totals.items():
         print(f"{world:8s} TCAV alone {counts['tcav'].text()}   confirmed {counts['confirmed'].text()}   "
               f"size certain {counts['size_certain'].text()}")
+        print(f"{'':8s} {measurable_text(counts['tcav'], 'TCAV alone')}; {measurable_text(counts['confirmed'])}")
     if args.draw_seeds:
         print(f"\nconfirmed (and size-certain) findings over {args.draw_seeds + 1} draws of both tests (draw 0: the "
               "run's own), each pooled over the seeds; then all draws pooled")
@@ -291,8 +312,14 @@ def main(argv: list[str]) -> int:
                 print(f"  {world:8s} draw {draw}: confirmed {counts['confirmed'].text()}   "
                       f"size certain {counts['size_certain'].text()}")
             print(f"  {world:8s} pooled:  confirmed {pooled['confirmed'].text()}   "
-                  f"size certain {pooled['size_certain'].text()}")
+                  f"size certain {pooled['size_certain'].text()}   {measurable_text(pooled['confirmed'])}")
     return 0
+
+
+def measurable_text(counts: Counts, what: str = "confirmed") -> str:
+    """``confirmed in the direction of a measurable effect 0.93 (240/257)``: precision against the weaker truth."""
+    return (f"{what} in the direction of a measurable effect {counts.measurable_precision:.2f} "
+            f"({counts.measurable}/{counts.findings})")
 
 
 def add(total: dict[str, Counts], counts: dict[str, Counts]) -> None:

@@ -55,7 +55,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tcavcore.accuracy import KINDS, REAL_EFFECT, Counts, score_findings  # noqa: E402
+from tcavcore.accuracy import KINDS, REAL_EFFECT, Counts, measured_sign, score_findings  # noqa: E402
 from tests.pipeline_project import make_project, run, set_params  # noqa: E402
 
 CAV_OPTIONS = (("linear", "none"), ("linear", "spatial_mean"), ("pattern", "none"), ("pattern", "spatial_mean"))
@@ -227,6 +227,8 @@ def main(argv: list[str]) -> int:
                     run(["dvc", "repro"], project)
                 truth_rows = read_csv(project / "results" / "truth.csv")
                 truth = {(r["class"], r["concept"]): float(r["effect"]) for r in truth_rows}
+                signs = {(r["class"], r["concept"]): measured_sign(float(r["ci_low"]), float(r["ci_high"]))
+                         for r in truth_rows}
                 tables, random_tables = redrawn(project, saved, VARIANTS, 0)
                 scene = scene_drawn(project, saved, 0) if args.scene else None
                 on_object = scene_drawn(project, saved, 0, on_object=True) if args.scene and args.object else None
@@ -247,7 +249,7 @@ def main(argv: list[str]) -> int:
                     rows = read_csv(kept)
                     for variant in VARIANTS:
                         counts = score_findings(rows, truth, checks_of(tables, random_tables, scene, variant, args,
-                                                                       on_object), 0.05, args.threshold)
+                                                                       on_object), 0.05, args.threshold, signs)
                         results.setdefault(world, {}).setdefault(f"{cav_model}/{pooling}", {}).setdefault(variant, []) \
                             .append({name: dataclasses.asdict(c) for name, c in counts.items()})
                     for draw in range(args.draw_seeds + 1):
@@ -257,7 +259,7 @@ def main(argv: list[str]) -> int:
                                         else None)
                         for variant in VARIANTS:
                             checks = checks_of(drawn, drawn_random, drawn_scene, variant, args, drawn_object)
-                            counts = score_findings(rows, truth, checks, 0.05, args.threshold)
+                            counts = score_findings(rows, truth, checks, 0.05, args.threshold, signs)
                             drawn_counts = spread.setdefault(world, {}).setdefault(f"{cav_model}/{pooling}", {}) \
                                 .setdefault(variant, {}).setdefault(draw, {kind: Counts() for kind in SPREAD_KINDS})
                             for kind in SPREAD_KINDS:
@@ -326,7 +328,8 @@ def print_spread(spread: dict, args) -> None:
     import statistics
 
     print(f"\nconfirmed findings, then those of them whose size is certain, over {args.draw_seeds + 1} draws of "
-          "the tests (each pooled over the seeds): median [min, max]; all draws pooled")
+          "the tests (each pooled over the seeds): median [min, max]; all draws pooled (precision against a real "
+          "effect, and against the weaker truth: the direction of an effect whose interval excludes 0)")
     for world, options in spread.items():
         print(f"\n{world}")
         for option, by_variant in options.items():
@@ -341,7 +344,8 @@ def print_spread(spread: dict, args) -> None:
                     text = (f"precision {statistics.median(precision):.2f} [{min(precision):.2f}, "
                             f"{max(precision):.2f}]" if precision else "precision   -  ")
                     print(f"  {option:<22}{variant:<32}{kind:<13}{text}  recall {statistics.median(recall):.2f} "
-                          f"[{min(recall):.2f}, {max(recall):.2f}]  pooled {pooled.text()}")
+                          f"[{min(recall):.2f}, {max(recall):.2f}]  pooled {pooled.text()}  in the direction of a "
+                          f"measurable effect {pooled.measurable_precision:.2f} ({pooled.measurable}/{pooled.findings})")
 
 
 def print_tables(results: dict, args) -> None:

@@ -42,7 +42,7 @@ from reporting.params_text import params_values_text
 from reporting.sections import build_sections, read_concept_maps, read_model_views
 from reporting.tables import format_class_table, format_p
 from reporting.truth import accuracy_html, accuracy_metrics, read_truth
-from tcavcore.accuracy import REAL_EFFECT, score_findings
+from tcavcore.accuracy import REAL_EFFECT, measured_sign, score_findings
 from tcavcore.confirmation import Checks, apply_checks, random_intervals
 from tcavcore.insertion_records import read_insertion
 from tcavcore.records import read_runs, scores_csv, scores_json
@@ -147,11 +147,12 @@ def main(argv: Sequence[str] | None = None) -> int:
                     "(tcav.min_concept_images is %d)", row["target"], row["concept"], row["bottleneck"],
                     row["verdict"], row["n_concept"], row["n_random_images"], params.tcav.min_concept_images)
     truth = read_truth(args.truth)
-    accuracy = score_findings(rows, {key: t["effect"] for key, t in truth.items()}, checks,
-                              significance) if truth else None
+    accuracy = score_findings(rows, {key: t["effect"] for key, t in truth.items()}, checks, significance,
+                              signs={key: measured_sign(t["ci_low"], t["ci_high"]) for key, t in truth.items()}
+                              ) if truth else None
     if not truth:
         log.warning("this run has no known truth (%s is empty: its classes or concepts do not come from the "
-                    "synthetic source); the insertion and scene tests are the only checks of the findings", args.truth)
+                    "synthetic source); the tests on images are the only checks of the findings", args.truth)
 
     rows_by_class = {name: [row for row in rows if row["target"] == name] for name in params.classes}
     log.info("TCAV scores (mean ± std over CAVs; significant: %s-adjusted p < %g, two-sided %s)",
@@ -168,8 +169,8 @@ def main(argv: Sequence[str] | None = None) -> int:
              for name in unrecognised]
     if not truth:
         notes.append("This run has no known truth: its classes or concepts do not come from the built-in synthetic "
-                     "source, so no finding can be scored against a measured effect. The insertion and scene "
-                     "tests are the only checks.")
+                     "source, so no finding can be scored against a measured effect. The tests on images (insertion, "
+                     "scene and object) are the only checks.")
     page = html_report.render(html_report.ReportContent(
         title=f"TCAV report: {', '.join(params.classes)}",
         rows=rows, classes=params.classes, bottlenecks=params.tcav.bottlenecks,
@@ -224,6 +225,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                  "scene %s  object %s  confirmed %s  size certain %s", REAL_EFFECT, accuracy["tcav"].text(),
                  accuracy["insertion"].text(), accuracy["scene"].text(), accuracy["object"].text(),
                  accuracy["confirmed"].text(), accuracy["size_certain"].text())
+        log.info("  in the direction of a measurable effect (its interval excludes 0): TCAV %d of %d, confirmed %d of %d",
+                 accuracy["tcav"].measurable, accuracy["tcav"].findings, accuracy["confirmed"].measurable,
+                 accuracy["confirmed"].findings)
     log.info("report:  %s (open it in a browser; it needs no network)", out / "report.html")
     log.info("scores:  %s (and %s)", out / "scores.csv", out / "scores.json")
     log.info("charts:  %s/ (%d files)", plots, sum(len(charts) for _, _, charts in sections))

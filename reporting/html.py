@@ -120,8 +120,9 @@ SCRIPT = """
 """
 
 #: The confirmed findings' measured precision on the built-in worlds (README "Measured accuracy").
-MEASURED_PRECISION = ("colour world 1.00 and texture world 0.90 over six seeds each and five draws of the tests; "
-                      "the same worlds run as a user's folders, ten seeds: colour 1.00, texture 0.65")
+MEASURED_PRECISION = ("colour world 1.00 and texture world 0.90 over six seeds each and five draws of the tests, "
+                      "at a recall of 0.60 and 0.52; the same worlds run as a user's folders, ten seeds: colour 1.00, "
+                      "texture 0.79")
 
 HOW_TO_READ = """
 <p>TCAV asks, for one class of the trained model and one human concept (a folder of example
@@ -144,7 +145,7 @@ of their spread; |d| above 0.8 is large.</li>
 <li>A significant score says the model is <i>sensitive</i> to the concept at that layer, not that the
 concept causes the class in the world. Swap in your own concept folders to test other hypotheses.</li>
 </ul>
-<p>Every significant finding is then checked by two tests on images, each comparing the class logit
+<p>Every significant finding is then checked by three tests on images, each comparing the class logit
 with and without the concept's content in the same place of the same picture:</p>
 <ul>
 <li>The <b>scene test</b> (<code>scene_*</code> columns) decides: a soft blob of the concept is put on the
@@ -181,14 +182,16 @@ less often right than those by the scene test (on user-folder texture worlds abo
 (<code>size_certain</code>, by the scene test only): the scene test's whole interval, not only its estimate, lies beyond
 <code>insertion.min_effect</code>; those were right every time measured. A confirmed finding without it may be
 a smaller effect than the floor.</li>
-<li><b>not confirmed</b>: TCAV is significant but the scene test finds no effect of that size beyond what
-random content does: the direction scores differently from random directions, yet the concept's content
-does not measurably move the class in its own pictures. Often a direction the network grows more confident
-along whatever it predicts. Not a proof of no effect: a blob beside a creature adds little to a cue its
-body already carries (a red blob beside a red creature), so a class's own cue often stays unconfirmed.</li>
+<li><b>not confirmed</b>: TCAV is significant but neither the scene test nor (for a raise) the object test
+shows an effect of that size beyond what random content does: the direction scores differently from random
+directions, yet the concept's content does not measurably move the class in its own pictures. Often a
+direction the network grows more confident along whatever it predicts. Not a proof of no effect: a blob
+beside a creature adds little to a cue its body already carries, and the object test confirms raises only,
+so a concept that lowers a class by changing its body (stripes on a body whose colour decides the class)
+stays unconfirmed.</li>
 <li><b>contradicted</b>: a test finds a significant effect in the opposite direction (the scene test:
 at least <code>insertion.min_effect</code>).</li>
-<li>What neither test can say: TCAV reads one layer of one trained model; the tests read what pasting a
+<li>What no test can say: TCAV reads one layer of one trained model; the tests read what pasting a
 window or a blob of the concept's <i>images</i> does, which includes everything else those images carry
 (a concept drawn as small marks can look like dots to the model). A pasted piece is a weaker cue than the
 concept as it occurs (a whole body of that colour or texture), and a concept shown at another scale than
@@ -444,7 +447,7 @@ def render(content: ReportContent) -> str:
 {small_set_findings(rows, content.min_concept_images)}
 <p>Significant means: {_e(content.decision_text)}.</p>
 {findings(rows, content.classes, content.bottlenecks)}</section>
-{fold("how", "How to read this", "the score, the random band, significance, the insertion and scene tests",
+{fold("how", "How to read this", "the score, the random band, significance, the insertion, scene and object tests",
       HOW_TO_READ.format(conf=content.confidence, decision=_e(content.decision_text),
                          precision_text=MEASURED_PRECISION))}
 {''.join(sections)}

@@ -41,7 +41,9 @@ def accuracy_metrics(counts: Mapping[str, Counts]) -> dict[str, dict[str, float 
         return None if math.isnan(value) else round(value, 4)
 
     return {kind: {"precision": number(c.precision), "recall": number(c.recall), "findings": c.findings,
-                   "right": c.right, "real_effects": c.real, "found": c.found} for kind, c in counts.items()}
+                   "right": c.right, "real_effects": c.real, "found": c.found,
+                   "measurable_sign_precision": number(c.measurable_precision), "measurable_sign": c.measurable}
+            for kind, c in counts.items()}
 
 
 def accuracy_html(counts: Mapping[str, Counts], threshold: float) -> str:
@@ -51,12 +53,16 @@ def accuracy_html(counts: Mapping[str, Counts], threshold: float) -> str:
         c = counts[kind]
         precision = f"{c.precision:.2f}" if c.findings else "–"
         recall = f"{c.recall:.2f}" if c.real else "–"
+        measurable = f"{c.measurable_precision:.2f}" if c.findings else "–"
         body.append(f"<tr><td>{label}</td><td>{precision} ({c.right} of {c.findings})</td>"
-                    f"<td>{recall} ({c.found} of {c.real})</td></tr>")
+                    f"<td>{recall} ({c.found} of {c.real})</td><td>{measurable} ({c.measurable} of {c.findings})</td></tr>")
     return ("<h3>How often this run's findings are right</h3>"
             "<p>Scored against the known truth of this synthetic run (<code>truth.csv</code>: the model's measured "
             f"change of the class logit when the concept is put into the same scene). A real effect is one of at "
             f"least {threshold:g} logit; <b>precision</b>: the share of findings whose direction is that of a real "
-            "effect; <b>recall</b>: the share of real effects found in their direction (at some layer).</p>"
-            "<table class='accuracy'><thead><tr><th>findings</th><th>precision</th><th>recall</th></tr></thead>"
+            "effect; <b>recall</b>: the share of real effects found in their direction (at some layer); "
+            "<b>sign of a measurable effect</b>: the share of findings whose direction is that of an effect whose "
+            "interval excludes 0, whatever its size (a weaker truth).</p>"
+            "<table class='accuracy'><thead><tr><th>findings</th><th>precision</th><th>recall</th>"
+            "<th>sign of a measurable effect</th></tr></thead>"
             f"<tbody>{''.join(body)}</tbody></table>")

@@ -8,7 +8,12 @@ direction. Then, for each kind of finding:
 - **precision**: the share of findings whose direction is that of a real effect (a finding
   about a (class, concept) with no real effect, or the wrong way round, is wrong);
 - **recall**: the share of real effects found in their direction (TCAV and confirmed
-  findings: at some layer; the insertion and scene tests have one test per (class, concept)).
+  findings: at some layer; the insertion, scene and object tests have one test per (class, concept)).
+
+Precision is also counted against a weaker truth, when the effects' intervals are given: the
+share of findings whose direction is that of a **measurable** effect (its interval excludes 0
+on that side, whatever its size). That is how a held-out check may word it ("had the sign of
+a measurable effect"), and what the ground-truth tests assert of confirmed findings.
 
 The same function scores one run for the report and every configuration for
 ``benchmarks/method_accuracy.py``.
@@ -35,6 +40,8 @@ class Counts:
     right: int = 0
     real: int = 0
     found: int = 0
+    #: findings whose direction is that of a measurable effect (counted when the intervals are known)
+    measurable: int = 0
 
     def add(self, other: "Counts") -> None:
         """Add ``other``'s counts to these (pooling runs)."""
@@ -46,6 +53,11 @@ class Counts:
         return self.right / self.findings if self.findings else math.nan
 
     @property
+    def measurable_precision(self) -> float:
+        """The share of findings in the direction of a measurable effect (NaN without findings)."""
+        return self.measurable / self.findings if self.findings else math.nan
+
+    @property
     def recall(self) -> float:
         return self.found / self.real if self.real else math.nan
 
@@ -54,6 +66,15 @@ class Counts:
         precision = f"{self.precision:.2f}" if self.findings else "  - "
         recall = f"{self.recall:.2f}" if self.real else "  - "
         return f"{precision} ({self.right:>3}/{self.findings:<3}) {recall} ({self.found:>2}/{self.real:<2})"
+
+
+def measured_sign(ci_low: float, ci_high: float) -> int:
+    """+1 / -1 when a measured effect's interval lies wholly above / below 0: a measurable effect; else 0."""
+    if ci_low > 0:
+        return 1
+    if ci_high < 0:
+        return -1
+    return 0
 
 
 def _is_true(value: Any) -> bool:
@@ -71,7 +92,8 @@ def checked_finding(key: tuple[str, str], sign: int, checks: Checks, significanc
 
 
 def score_findings(rows: Sequence[Mapping[str, Any]], effects: Mapping[tuple[str, str], float], checks: Checks,
-                   significance: float, threshold: float = REAL_EFFECT) -> dict[str, Counts]:
+                   significance: float, threshold: float = REAL_EFFECT,
+                   signs: Mapping[tuple[str, str], int] | None = None) -> dict[str, Counts]:
     """Precision and recall counts of TCAV alone, each test alone, confirmed findings, and those of them
     whose size is certain (:func:`tcavcore.confirmation.size_certain`).
 
@@ -81,8 +103,10 @@ def score_findings(rows: Sequence[Mapping[str, Any]], effects: Mapping[tuple[str
     alone counts as a finding when it is significant (the scene test: and at least
     ``checks.min_effect``), in its own direction; the object test alone: a significant raise whose
     whole interval lies beyond ``checks.min_effect`` (all it is used for). Only pairs with a
-    measured effect are scored.
+    measured effect are scored. ``signs``: each pair's :func:`measured_sign`, to count
+    ``measurable`` (0 everywhere without it).
     """
+    signs = signs or {}
     real = {key: (1 if effect > 0 else -1) for key, effect in effects.items() if abs(effect) >= threshold}
     counts = {kind: Counts(real=len(real)) for kind in KINDS}
     found: dict[str, set] = {"tcav": set(), "confirmed": set(), "size_certain": set()}
@@ -101,21 +125,25 @@ def score_findings(rows: Sequence[Mapping[str, Any]], effects: Mapping[tuple[str
         for kind in kinds:
             counts[kind].findings += 1
             counts[kind].right += right
+            counts[kind].measurable += signs.get(key) == sign
             if right:
                 found[kind].add(key)
     for kind, table, floor in (("insertion", checks.insertion, 0.0), ("scene", checks.scene, checks.min_effect)):
         for key, test in table.items():
             if key in effects and test["p_adjusted"] < significance and abs(test["effect"]) >= floor:
-                right = real.get(key) == (1 if test["effect"] > 0 else -1)
+                way = 1 if test["effect"] > 0 else -1
+                right = real.get(key) == way
                 counts[kind].findings += 1
                 counts[kind].right += right
                 counts[kind].found += right
+                counts[kind].measurable += signs.get(key) == way
     for key, test in checks.object.items():
         if key in effects and test["p_adjusted"] < significance and float(test["ci_low"]) >= checks.min_effect:
             right = real.get(key) == 1
             counts["object"].findings += 1
             counts["object"].right += right
             counts["object"].found += right
+            counts["object"].measurable += signs.get(key) == 1
     for kind, keys in found.items():
         counts[kind].found = len(keys)
     return counts

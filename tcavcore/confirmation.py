@@ -1,6 +1,6 @@
 """A TCAV finding checked by intervention: confirmed, not confirmed or contradicted.
 
-TCAV says that a concept's direction scores differently from random directions; two tests on
+TCAV says that a concept's direction scores differently from random directions; three tests on
 images say whether putting the concept's content into pictures moves the class logit:
 
 - the **scene test** (:mod:`tcavcore.scene`): a blob of the concept on the background of the

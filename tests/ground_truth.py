@@ -83,11 +83,9 @@ def read_all_scores(project: Path) -> list[dict]:
 
 def measured_sign(truth_row: dict) -> int:
     """+1 / -1 when the measured effect's interval excludes 0, else 0 (no measurable effect)."""
-    if truth_row["ci_low"] > 0:
-        return 1
-    if truth_row["ci_high"] < 0:
-        return -1
-    return 0
+    from tcavcore.accuracy import measured_sign as sign_of
+
+    return sign_of(truth_row["ci_low"], truth_row["ci_high"])
 
 
 def marked_findings(rows: list[dict], truth: dict, column: str):

@@ -204,4 +204,8 @@ def test_the_report_scores_the_run_against_its_truth(default_run, all_rows, trut
     assert metrics["tcav"]["real_effects"] == len(real)
     confirmed = [r for r in all_rows if r["confirmed"] == "True"]
     assert metrics["confirmed"]["findings"] == len(confirmed)
+    # and against the weaker truth: the direction of a measurable effect, whatever its size
+    measurable = [r for r in significant
+                  if measured_sign(truth[r["target"], r["concept"]]) == (1 if float(r["score_mean"]) > 0.5 else -1)]
+    assert metrics["tcav"]["measurable_sign"] == len(measurable) >= metrics["tcav"]["right"]
     assert "How often this run's findings are right" in (default_run / "results" / "report.html").read_text()

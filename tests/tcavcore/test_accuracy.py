@@ -33,6 +33,24 @@ def test_right_wrong_found_and_confirmed_are_counted_per_kind():
     assert counts["confirmed"].precision == 1.0 and math.isclose(counts["tcav"].recall, 1 / 3)
 
 
+def test_with_the_intervals_findings_in_the_direction_of_a_measurable_effect_are_counted_too():
+    """A weaker truth: the direction of any effect whose interval excludes 0, whatever its size."""
+    from tcavcore.accuracy import measured_sign
+
+    assert (measured_sign(0.02, 0.2), measured_sign(-0.3, -0.01), measured_sign(-0.1, 0.1)) == (1, -1, 0)
+    rows = [row("fire", "red", "pool1", 0.95),    # a real effect its way: both kinds of right
+            row("fire", "white", "conv3", 0.9),   # +0.05, measurable: right only in the weaker sense
+            row("fire", "blue", "conv3", 0.8)]    # the wrong way: right in neither
+    signs = {("fire", "red"): 1, ("fire", "white"): 1, ("fire", "blue"): -1}
+    tcav = score_findings(rows, EFFECTS, Checks({}), 0.05, signs=signs)["tcav"]
+    assert (tcav.findings, tcav.right, tcav.measurable) == (3, 1, 2)
+    assert math.isclose(tcav.measurable_precision, 2 / 3)
+    # the same effect with an interval reaching over 0 is not measurable
+    unmeasured = score_findings(rows, EFFECTS, Checks({}), 0.05, signs={**signs, ("fire", "white"): 0})["tcav"]
+    assert unmeasured.measurable == 1
+    assert score_findings(rows, EFFECTS, Checks({}), 0.05)["tcav"].measurable == 0  # without intervals: not counted
+
+
 def test_the_threshold_decides_what_is_real_and_csv_strings_are_read():
     rows = [{"target": "fire", "concept": "white", "score_mean": "0.9", "significant": "True"}]
     assert score_findings(rows, EFFECTS, Checks({}), 0.05, threshold=0.01)["tcav"].right == 1
