@@ -10,7 +10,7 @@ object; this test does the closest thing a folder of images allows:
 
 1. **Where.** For each image of the class, the region side is ``fraction`` of the image side.
    Every position on a grid is blurred in turn (:func:`blur_changes`); the blob goes among the
-   :data:`BACKGROUND_SHARE` of positions where blurring changes the class logit least: mostly
+   :data:`PLACE_SHARE` of positions where blurring changes the class logit least: mostly
    beside the object (no masks needed; on the built-in worlds, measured with the generator's
    masks, a fifth to two fifths of a blob's weight still lies on the body, and blobs placed
    wholly off it moved the effects by 0.15 logit at most). The same ``draws`` positions per
@@ -36,7 +36,7 @@ body: 0.14 x the measured effect of the body's colour).
 
 **The object test** is the same comparison with the blob put *on the object* instead
 (``where="object"``): a larger blob (``insertion.object_region``, 0.7 of the side) among the
-:data:`BACKGROUND_SHARE` of positions where blurring moves the class logit *most*, so that it
+:data:`PLACE_SHARE` of positions where blurring moves the class logit *most*, so that it
 covers most of what the model reads the class from, against the random sets' blobs in the
 same places. Every blob there takes the object away; what a concept's blob does beyond the
 random sets' is what its content puts back. It sees a class's own cue, which the scene test
@@ -64,7 +64,7 @@ LogitFn = Callable[[np.ndarray], np.ndarray]
 
 #: Share of the grid positions a blob may go to: the least salient ones (the background) for the
 #: scene test, the most salient ones (the object) for the object test.
-BACKGROUND_SHARE = 0.25
+PLACE_SHARE = 0.25
 #: Where a blob goes: beside the object (the scene test) or on it (the object test).
 BACKGROUND, OBJECT = "background", "object"
 #: Share of the disc's radius over which a blob fades into the image.
@@ -140,18 +140,16 @@ def blur_changes(logits: LogitFn, images: np.ndarray, class_id: int, boxes: np.n
     return changes
 
 
-def background_boxes(rng: np.random.Generator, boxes: np.ndarray, changes: np.ndarray, draws: int,
-                     share: float = BACKGROUND_SHARE, where: str = BACKGROUND) -> np.ndarray:
+def blob_places(rng: np.random.Generator, boxes: np.ndarray, changes: np.ndarray, draws: int,
+                share: float = PLACE_SHARE, where: str = BACKGROUND) -> np.ndarray:
     """Per image, ``draws`` boxes drawn among its ``share`` least salient ones (``where="object"``: its most
     salient ones): ``(n, draws, 3)``.
 
     Ties keep the scan's order (a stable sort), so the choice is the same on every machine.
     """
     keep = max(1, int(math.floor(share * len(boxes))))
-    order = (lambda row: np.argsort(row, kind="stable")) if where == BACKGROUND else \
-        (lambda row: np.argsort(-row, kind="stable"))
-    chosen = [boxes[rng.choice(order(row)[:keep], draws)] for row in changes]
-    return np.stack(chosen)
+    ranked = [np.argsort(row if where == BACKGROUND else -row, kind="stable") for row in changes]
+    return np.stack([boxes[rng.choice(order[:keep], draws)] for order in ranked])
 
 
 def blob_logits(logits: LogitFn, images: np.ndarray, class_id: int, boxes: np.ndarray, source: np.ndarray,
@@ -174,7 +172,8 @@ def scene_logits(logits: LogitFn, images: np.ndarray, class_id: int, sources: Ma
     """Per source (concept or random set), each class image's logit with its blobs, averaged over draws.
 
     The blobs go beside the object or on it as ``config.where`` says (the scene test, the object
-    test: each with its own seeded draws). ``(n,)`` arrays, the class images in content order (:func:`tcavcore.insertion.in_content_order`).
+    test: each with its own seeded draws). ``(n,)`` arrays, the class images in content order
+    (:func:`tcavcore.insertion.in_content_order`).
     Every draw depends on content, never on names: the places on ``(seed, class images)``, so
     every source is pasted into the same ones; the windows on ``(seed, class images, source
     images)``, so a source's answer does not depend on which other sources are tested or on
@@ -186,7 +185,7 @@ def scene_logits(logits: LogitFn, images: np.ndarray, class_id: int, sources: Ma
     boxes = grid_boxes(images.shape[1], images.shape[2], side)
     changes = blur_changes(logits, images, class_id, boxes)
     label = "scene" if config.where == BACKGROUND else "object"
-    places = background_boxes(draw_rng(seed, label, class_key), boxes, changes, config.draws, where=config.where)
+    places = blob_places(draw_rng(seed, label, class_key), boxes, changes, config.draws, where=config.where)
     return {name: blob_logits(logits, images, class_id, places, in_content_order(source),
                               draw_rng(seed, f"{label}-content", class_key, content_name(source))).mean(axis=1)
             for name, source in sources.items()}

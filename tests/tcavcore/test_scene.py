@@ -71,7 +71,7 @@ def test_blobs_go_where_blurring_does_not_move_the_class():
     boxes = scene.grid_boxes(SIZE, SIZE, side)
     changes = scene.blur_changes(object_logits, images, 0, boxes)
     assert changes.shape == (6, len(boxes))
-    chosen = scene.background_boxes(np.random.default_rng(0), boxes, changes, draws=5)
+    chosen = scene.blob_places(np.random.default_rng(0), boxes, changes, draws=5)
     assert chosen.shape == (6, 5, 3)
     half = SIZE // 2
     overlaps = (chosen[..., 0] < half) & (chosen[..., 1] < half)
@@ -87,7 +87,7 @@ def test_object_blobs_go_where_blurring_moves_the_class_most():
     side = scene.region_side(0.7, SIZE, SIZE)
     boxes = scene.grid_boxes(SIZE, SIZE, side)
     changes = scene.blur_changes(object_logits, images, 0, boxes)
-    chosen = scene.background_boxes(np.random.default_rng(0), boxes, changes, draws=5, where=scene.OBJECT)
+    chosen = scene.blob_places(np.random.default_rng(0), boxes, changes, draws=5, where=scene.OBJECT)
     assert chosen.shape == (6, 5, 3)
     half = SIZE // 2
     # the overlap of each chosen box with the quarter is the largest any box has
@@ -95,7 +95,7 @@ def test_object_blobs_go_where_blurring_moves_the_class_most():
     best = max((min(t + side, half) - t) * (min(l + side, half) - l) for t, l, _ in boxes if t < half and l < half)
     assert overlap.min() > 0 and overlap.max() == best
     # and the background boxes of the same scan are others
-    background = scene.background_boxes(np.random.default_rng(0), boxes, changes, draws=5)
+    background = scene.blob_places(np.random.default_rng(0), boxes, changes, draws=5)
     assert not (background[..., None, :2] == chosen[:, None, :, :2]).all(axis=-1).any()
 
 
