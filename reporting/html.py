@@ -177,8 +177,9 @@ significant (corrected over the run), the same way and beyond that interval
 insertion test goes the other way; <code>confirmed_by</code> names the test. On the built-in worlds these were right far more often than TCAV alone
 ({precision_text}), but not always, and they miss many real effects (see the README's accuracy table).
 Their <i>direction</i> was right at least 97 times in 100 everywhere; most wrong ones were effects the right
-way but smaller than <code>insertion.min_effect</code> in the truth; those confirmed by the object test were
-less often right than those by the scene test (on user-folder texture worlds about 8 in 10). <b>size certain</b>
+way but smaller than <code>insertion.min_effect</code> in the truth. Those confirmed by the object test include
+look-alikes (content the model reads as the class's cue once it covers the body): on the texture world run as a
+user's folders about 8 in 10 of them were real effects, nearly all the rest smaller ones the same way. <b>size certain</b>
 (<code>size_certain</code>, by the scene test only): the scene test's whole interval, not only its estimate, lies beyond
 <code>insertion.min_effect</code>; those were right every time measured. A confirmed finding without it may be
 a smaller effect than the floor.</li>
@@ -189,8 +190,8 @@ direction the network grows more confident along whatever it predicts. Not a pro
 beside a creature adds little to a cue its body already carries, and the object test confirms raises only,
 so a concept that lowers a class by changing its body (stripes on a body whose colour decides the class)
 stays unconfirmed.</li>
-<li><b>contradicted</b>: a test finds a significant effect in the opposite direction (the scene test:
-at least <code>insertion.min_effect</code>).</li>
+<li><b>contradicted</b>: the scene or the insertion test finds a significant effect in the opposite direction
+(the scene test: at least <code>insertion.min_effect</code>).</li>
 <li>What no test can say: TCAV reads one layer of one trained model; the tests read what pasting a
 window or a blob of the concept's <i>images</i> does, which includes everything else those images carry
 (a concept drawn as small marks can look like dots to the model). A pasted piece is a weaker cue than the
