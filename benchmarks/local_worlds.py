@@ -161,10 +161,10 @@ def score(rows: list[dict], effects: dict[tuple[str, str], float], threshold: fl
     column is read from its scene interval and ``min_effect`` (the run's ``insertion.min_effect``).
     ``signs`` (:func:`read_signs`): also count the findings in the direction of a measurable effect.
     """
-    signs = signs or {}
     from tcavcore.accuracy import checked_finding
     from tcavcore.confirmation import size_certain
 
+    signs = signs or {}
     real = {key: (1 if e > 0 else -1) for key, e in effects.items() if abs(e) >= threshold}
     counts = {kind: Counts(real=len(real)) for kind in KINDS}
     found: dict[str, set] = {kind: set() for kind in KINDS}
